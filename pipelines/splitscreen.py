@@ -1,0 +1,103 @@
+"""Split screen: B-mode left, the same frame with the regions coloured by quality right."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .fast_bridge import Stage, to_fast, to_numpy
+from .preprocess import to_frame_size
+from .types import N_REGIONS, QUALITY_CATEGORIES, quality_category
+
+# RGB colours of categories 1..5 (the paper's scale: red, orange, yellow, light green, dark green).
+CATEGORY_COLOURS = np.array([
+    (220, 40, 40), (245, 140, 30), (240, 220, 40), (140, 210, 90), (30, 140, 60)], np.uint8)
+INVALID_COLOUR = np.array((128, 128, 128), np.uint8)
+FILL_ALPHA = 0.55
+
+
+def region_colours(scores: np.ndarray) -> np.ndarray:
+    """(8, 3) RGB colour per region: its category's colour, grey when invalid (NaN)."""
+    categories = quality_category(scores)
+    colours = np.tile(INVALID_COLOUR, (N_REGIONS, 1))
+    valid = categories > 0
+    colours[valid] = CATEGORY_COLOURS[categories[valid] - 1]
+    return colours
+
+
+def colour_regions(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB: the grayscale frame with each region filled in its quality colour.
+
+    Invalid regions are hatched grey so that they are seen as invalid, not hidden.
+    """
+    rgb = np.repeat(image[..., None], 3, axis=2)
+    if region_map.shape != image.shape:
+        region_map = to_frame_size(region_map, image.shape)
+    inside = (region_map >= 1) & (region_map <= N_REGIONS)
+    if not inside.any():
+        return rgb
+    lut = np.zeros((256, 3), np.float32)
+    lut[1:N_REGIONS + 1] = region_colours(scores)
+    colour = lut[region_map]
+    invalid = np.zeros(256, bool)
+    invalid[1:N_REGIONS + 1] = np.isnan(scores)
+    hatch = ((np.add.outer(np.arange(image.shape[0]), np.arange(image.shape[1])) // 4) % 2).astype(bool)
+    alpha = np.where(inside & ~(invalid[region_map] & hatch), FILL_ALPHA, 0.0)[..., None]
+    out = rgb * (1 - alpha) + colour * alpha
+    edges = cv2.morphologyEx(region_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+    out[edges & inside] = colour[edges & inside]
+    return out.astype(np.uint8)
+
+
+def _caption(panel: np.ndarray, text: str, y: int) -> None:
+    scale = max(0.4, panel.shape[0] / 900)
+    cv2.putText(panel, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def draw_legend(panel: np.ndarray) -> None:
+    """The five-colour scale along the bottom of a panel, in place."""
+    h, w = panel.shape[:2]
+    box = max(8, h // 45)
+    y = h - box - 6
+    x = 8
+    scale = max(0.35, h / 1400)
+    for colour, name in zip(CATEGORY_COLOURS.tolist() + [INVALID_COLOUR.tolist()],
+                            QUALITY_CATEGORIES + ("invalid",)):
+        cv2.rectangle(panel, (x, y), (x + box, y + box), colour, -1)
+        cv2.putText(panel, name, (x + box + 3, y + box - 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (230, 230, 230), 1, cv2.LINE_AA)
+        x += box + 8 + int(cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0])
+
+
+def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray,
+                         title: str = "") -> np.ndarray:
+    """(H, 2W, 3) RGB: B-mode left, quality-coloured regions right, legend and global score."""
+    left = np.repeat(image[..., None], 3, axis=2)
+    right = colour_regions(image, region_map, scores)
+    valid = scores[~np.isnan(scores)]
+    if valid.size:
+        g = float(valid.mean())
+        summary = f"global {g:.1f} ({QUALITY_CATEGORIES[int(quality_category(g)) - 1]})"
+    else:
+        summary = "global: no valid region"
+    _caption(left, title, max(16, image.shape[0] // 30))
+    _caption(right, summary, max(16, image.shape[0] // 30))
+    draw_legend(right)
+    return np.concatenate([left, right], axis=1)
+
+
+class SplitScreen(Stage):
+    """(frame, scored regions image) → split-screen RGB image at 2× the frame's width."""
+
+    n_inputs = 2
+
+    def __init__(self, title: str = ""):
+        super().__init__()
+        self.title = title
+
+    def process(self, frame, regions_image):
+        from .quality import parse_scores
+        regions = to_numpy(regions_image)
+        regions = np.where(regions <= N_REGIONS, regions, 0).astype(np.uint8)
+        composed = compose_split_screen(to_numpy(frame), regions, parse_scores(regions_image.getFrameData("scores")),
+                                        self.title)
+        return (to_fast(composed, frame),)
