@@ -346,7 +346,7 @@ class IGTLSource:
                 self._freeze(f"{self._status_run} STATUS messages in a row{detail}")
         else:
             self.counters.ignored += 1
-            if header.type not in self._rejections_logged:
+            if header.type not in self._rejections_logged and len(self._rejections_logged) < 100:
                 self._rejections_logged.add(header.type)
                 log.info("Ignoring %s messages from %r (only IMAGE is used)", header.type, header.device)
 
@@ -410,11 +410,16 @@ class IGTLSource:
 
     def _log_rejection(self, header: proto.MessageHeader, reason: str) -> None:
         n = self.counters.rejected
-        if reason not in self._rejections_logged or n % 100 == 0:
+        if (reason not in self._rejections_logged and len(self._rejections_logged) < 100) or n % 100 == 0:
             self._rejections_logged.add(reason)
             log.warning("Rejected IMAGE from %r: %s (%d rejected so far)", header.device, reason, n)
 
 
 def open_igtl_source(url: str, timeout_s: float | None = None, freeze_after_s: float = 2.0) -> IGTLSource:
-    """Start receiving from `igtl://HOST[:PORT][/DEVICE]` (default port 18944); ValueError for a bad address."""
-    return IGTLSource(url, timeout_s=timeout_s, freeze_after_s=freeze_after_s)
+    """Start receiving from `igtl://HOST[:PORT][/DEVICE]` (default port 18944); SourceError for a bad address."""
+    from pipelines.file_readers import SourceError
+
+    try:
+        return IGTLSource(url, timeout_s=timeout_s, freeze_after_s=freeze_after_s)
+    except ValueError as exc:
+        raise SourceError(str(exc)) from None
