@@ -1,0 +1,139 @@
+"""Glass-to-result latency of live OpenIGTLink analysis.
+
+A scanner simulator in a child process streams a loop at --fps (60 by default) over
+loopback; this process receives it with IGTLSource and either
+  --chain receive : only receives and decodes (transport latency), or
+  --chain analyze : runs the whole analysis chain (pipelines.graph, newest frame only).
+Latency = wall clock when the result is ready minus the sender's header timestamp
+(same machine, same clock). Prints median and p95, frames received, dropped and analysed.
+
+    python benchmarks/bench_igtl_latency.py --chain analyze --seconds 30
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SENDER = """
+import logging, sys
+logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
+from pipelines.scanner_simulator import simulate_scanner
+sys.exit(simulate_scanner(sys.argv[1], port=int(sys.argv[2]), fps=float(sys.argv[3])))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_sender(loop: str, port: int, fps: float) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-c", SENDER, loop, str(port), str(fps)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in proc.stdout:
+        if "streaming" in line:
+            threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()   # keep draining
+            return proc
+    raise SystemExit(f"the scanner simulator did not start (exit {proc.wait()})")
+
+
+def run_receive(src, seconds: float) -> int:
+    """Receive only; latency recorded when each frame is handed over."""
+    end = time.monotonic() + seconds
+    n = 0
+    for frame in src:
+        if frame.timestamp is not None:
+            src.counters.record_latency(time.time() - frame.timestamp)
+        n += 1
+        if time.monotonic() > end:
+            break
+    return n
+
+
+def run_analyze(src, seconds: float, args) -> int:
+    """The lead's chain (pipelines.graph) fed by the live source; latency recorded at the sink."""
+    import fast  # noqa: F401  (before anything Qt)
+
+    from pipelines.fast_bridge import Sink, is_end_marker
+    from pipelines.graph import build
+    from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model
+    from pipelines.quality import resolve_method
+
+    segmentation = load_segmentation_model(args.segmentation or DEFAULT_SEGMENTATION, args.backend)
+    method, method_name = resolve_method(args.method, args.backend)
+    end = time.monotonic() + seconds
+    done = [0]
+
+    def frames():
+        for frame in src:
+            yield frame
+            if time.monotonic() > end:
+                return
+
+    def on_frame(split, *_):
+        if is_end_marker(split):
+            return
+        stamp = split.getFrameData("timestamp") if split.hasFrameData("timestamp") else ""
+        if stamp:
+            src.counters.record_latency(time.time() - float(stamp))
+        done[0] += 1
+
+    pipeline = build(frames(), segmentation, method, method_name, args.view, newest_frame_only=True)
+    sink = Sink.create(on_frame, 3).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
+        .connect(2, pipeline.scores, 0)
+    for image in fast.DataStream(sink):
+        if is_end_marker(image):
+            break
+    return done[0]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--loop", default=str(ROOT / "data/samples/e95_a4c.mp4"))
+    parser.add_argument("--fps", type=float, default=60.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--chain", choices=("receive", "analyze"), default="analyze")
+    parser.add_argument("--segmentation", default="")
+    parser.add_argument("--method", default="")
+    parser.add_argument("--backend", default="auto")
+    parser.add_argument("--view", default="a4c")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    from pipelines.igtl_source import IGTLSource
+
+    port = free_port()
+    sender = start_sender(args.loop, port, args.fps)
+    src = IGTLSource(f"igtl://127.0.0.1:{port}", timeout_s=5)
+    start, cpu0 = time.monotonic(), time.process_time()
+    try:
+        n = run_receive(src, args.seconds) if args.chain == "receive" else run_analyze(src, args.seconds, args)
+    finally:
+        elapsed, cpu = time.monotonic() - start, time.process_time() - cpu0
+        src.close()
+        sender.terminate()
+        sender.wait(timeout=10)
+    c = src.counters
+    print(f"chain: {args.chain}, input {args.fps:g} frames/s for {elapsed:.1f} s, {os.cpu_count()} CPUs")
+    print(f"frames: received {c.received}, analysed {n} ({n / elapsed:.1f}/s), "
+          f"dropped {c.received - n} ({c.dropped} by the receiver's newest-frame slot), corrupt {c.corrupt}")
+    print(f"glass-to-result latency: median {c.latency_median_s * 1e3:.1f} ms, p95 {c.latency_p95_s * 1e3:.1f} ms")
+    print(f"this process used {100 * cpu / elapsed:.0f}% of one CPU")
+    print(f"sender-to-decoded latency: median {c.arrival_median_s * 1e3:.1f} ms, p95 {c.arrival_p95_s * 1e3:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
