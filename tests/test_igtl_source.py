@@ -285,6 +285,18 @@ def test_first_image_device_is_used_by_default(raw_scanner, sources):
     assert int(take(src, 1)[0].image[0, 0]) == 30
 
 
+def test_version2_header_with_metadata_is_received(raw_scanner, sources):
+    src = sources(f"igtl://127.0.0.1:{raw_scanner.port}", timeout_s=5)
+    conn = raw_scanner.accept()
+    msg = pyigtl.ImageMessage(np.full((1, H, W), 70, np.uint8), timestamp=time.time(), device_name="Image")
+    msg.header_version = 2
+    msg.metadata = {"Probe": "X5-1"}
+    conn.sendall(msg.pack() + proto.build_message(
+        "IMAGE", "Image", proto.image_content(np.full((H, W), 80, np.uint8)), version=3, timestamp=time.time()))
+    assert wait_until(lambda: src.counters.received == 2, 5)
+    assert int(take(src, 1)[0].image[0, 0]) == 80 and src.counters.corrupt == 0
+
+
 def test_newest_frame_only_counts_the_dropped(raw_scanner, sources):
     src = sources(f"igtl://127.0.0.1:{raw_scanner.port}", timeout_s=5)
     conn = raw_scanner.accept()
@@ -349,7 +361,7 @@ def test_frozen_scanner_is_reported_and_recovers(child_scanner, sources):
         assert wait_until(lambda: src.state == FROZEN, 5)
     finally:
         child_scanner.signal(signal.SIGCONT)
-    assert src.counters.frozen_events == 1
+    assert src.counters.frozen_events >= 1
     assert wait_until(lambda: src.state == STREAMING, 5)
     assert src.counters.reconnects == 0
 
