@@ -176,7 +176,8 @@ class IGTLSource:
 
     @property
     def state(self) -> str:
-        """connecting, streaming, frozen or disconnected."""
+        """connecting (no image yet on this connection), streaming, frozen (connected, no images)
+        or disconnected (connection lost, retrying with backoff)."""
         return self._state
 
     @property
