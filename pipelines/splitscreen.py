@@ -1,6 +1,8 @@
 """Split screen: B-mode left, the same frame with the regions coloured by quality right."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -24,6 +26,12 @@ def region_colours(scores: np.ndarray) -> np.ndarray:
     return colours
 
 
+@lru_cache(maxsize=8)
+def _hatch(shape: tuple[int, int]) -> np.ndarray:
+    """Diagonal stripes (bool, flattened) used to mark invalid regions."""
+    return (((np.arange(shape[0])[:, None] + np.arange(shape[1])[None, :]) // 4) % 2).astype(bool).ravel()
+
+
 def colour_regions(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB: the grayscale frame with each region filled in its quality colour.
 
@@ -32,20 +40,19 @@ def colour_regions(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray
     rgb = np.repeat(image[..., None], 3, axis=2)
     if region_map.shape != image.shape:
         region_map = to_frame_size(region_map, image.shape)
-    inside = (region_map >= 1) & (region_map <= N_REGIONS)
-    if not inside.any():
+    flat_map = region_map.ravel()
+    pixels = np.flatnonzero((flat_map >= 1) & (flat_map <= N_REGIONS))
+    if pixels.size == 0:
         return rgb
-    lut = np.zeros((256, 3), np.float32)
-    lut[1:N_REGIONS + 1] = region_colours(scores)
-    colour = lut[region_map]
-    invalid = np.zeros(256, bool)
-    invalid[1:N_REGIONS + 1] = np.isnan(scores)
-    hatch = ((np.add.outer(np.arange(image.shape[0]), np.arange(image.shape[1])) // 4) % 2).astype(bool)
-    alpha = np.where(inside & ~(invalid[region_map] & hatch), FILL_ALPHA, 0.0)[..., None]
-    out = rgb * (1 - alpha) + colour * alpha
-    edges = cv2.morphologyEx(region_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
-    out[edges & inside] = colour[edges & inside]
-    return out.astype(np.uint8)
+    region = flat_map[pixels].astype(np.intp) - 1
+    colour = region_colours(scores).astype(np.uint16)[region]
+    flat = rgb.reshape(-1, 3)
+    fill = ~(np.isnan(scores)[region] & _hatch(image.shape)[pixels])
+    alpha = int(FILL_ALPHA * 256)
+    flat[pixels[fill]] = ((flat[pixels[fill]].astype(np.uint16) * (256 - alpha) + colour[fill] * alpha) >> 8)
+    edges = cv2.morphologyEx(region_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).ravel()[pixels] > 0
+    flat[pixels[edges]] = colour[edges]
+    return rgb
 
 
 def _caption(panel: np.ndarray, text: str, y: int) -> None:
@@ -54,18 +61,18 @@ def _caption(panel: np.ndarray, text: str, y: int) -> None:
 
 
 def draw_legend(panel: np.ndarray) -> None:
-    """The five-colour scale along the bottom of a panel, in place."""
+    """The five-colour scale as a column in the top-right corner of a panel, in place."""
     h, w = panel.shape[:2]
-    box = max(8, h // 45)
-    y = h - box - 6
-    x = 8
-    scale = max(0.35, h / 1400)
-    for colour, name in zip(CATEGORY_COLOURS.tolist() + [INVALID_COLOUR.tolist()],
-                            QUALITY_CATEGORIES + ("invalid",)):
+    box = max(8, h // 50)
+    scale = max(0.35, h / 1500)
+    names = QUALITY_CATEGORIES + ("invalid",)
+    width = box + 6 + max(cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for n in names)
+    x, y = w - width - 8, 8
+    for colour, name in zip(CATEGORY_COLOURS.tolist() + [INVALID_COLOUR.tolist()], names):
         cv2.rectangle(panel, (x, y), (x + box, y + box), colour, -1)
-        cv2.putText(panel, name, (x + box + 3, y + box - 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
+        cv2.putText(panel, name, (x + box + 6, y + box - 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
                     (230, 230, 230), 1, cv2.LINE_AA)
-        x += box + 8 + int(cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0])
+        y += box + 5
 
 
 def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray,

@@ -1,0 +1,36 @@
+"""The whole chain in one place: source → preprocess → segmentation → regions → quality → split screen."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from .fast_bridge import FrameStreamer
+from .preprocess import Preprocess
+from .quality import QualityMethod, RegionalQuality
+from .regions_stage import DivideMyocardium
+from .segmentation import Segment, SegmentationModel
+from .splitscreen import SplitScreen
+from .types import Frame
+
+
+@dataclass
+class Pipeline:
+    """The process objects of one analysis chain (kept here so that they stay alive)."""
+    frames: FrameStreamer
+    preprocess: Preprocess
+    labels: Segment
+    regions: DivideMyocardium
+    scores: RegionalQuality
+    split_screen: SplitScreen
+
+
+def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: QualityMethod, method_name: str,
+          view: str = "a4c", newest_frame_only: bool = False, title: str = "") -> Pipeline:
+    """Connect the chain for one source of frames."""
+    source = FrameStreamer.create(frames, newest_frame_only)
+    pre = Preprocess.create().connect(source)
+    labels = Segment.create(segmentation).connect(0, pre, 0)
+    regions = DivideMyocardium.create(view).connect(0, labels, 0).connect(1, pre, 1)
+    scores = RegionalQuality.create(method, method_name).connect(0, pre, 0).connect(1, regions, 0)
+    split = SplitScreen.create(title).connect(0, source, 0).connect(1, scores, 0)
+    return Pipeline(source, pre, labels, regions, scores, split)
