@@ -51,6 +51,7 @@ class SourceSummary:
     score_sums: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS))
     score_counts: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS, int))
     error: str | None = None
+    stream: str = ""  # live sources: frames received/dropped/corrupt, reconnects, latency
 
     @property
     def mean_scores(self) -> np.ndarray:
@@ -164,6 +165,7 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
     if settings.max_frames is not None:
         stream = itertools.islice(stream, settings.max_frames)
     writer.start_source(spec, getattr(source, "fps", None) or 30.0)
+    counters = getattr(source, "counters", None)
     progress = Progress(source_stem(spec), min(filter(None, [getattr(source, "n_frames", None),
                                                               settings.max_frames]), default=None))
 
@@ -186,11 +188,16 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         else:
             writer.write_frame(spec, index, time_s, method_name, np.full(N_REGIONS, np.nan), None, None, shape, None)
         summary.frames += 1
+        stamp = split.getFrameData("timestamp")
+        if stamp and counters is not None:
+            counters.record_latency(time.time() - float(stamp))
         progress.step()
 
     start = time.perf_counter()
-    pipeline = build(stream, segmentation, method, method_name, settings.view, title=source_stem(spec))
-    sink = Sink.create(on_frame, 3).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
+    live = spec.startswith("igtl://")
+    pipeline = build(stream, segmentation, method, method_name, settings.view, title=source_stem(spec),
+                     max_in_flight=1 if live else 8)
+    sink = Sink.create(on_frame, 3, pipeline.frames).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
         .connect(2, pipeline.scores, 0)
     import fast
     for image in fast.DataStream(sink):
@@ -204,6 +211,8 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         close()
     if pipeline.frames.error:
         summary.error = pipeline.frames.error
+    if counters is not None:
+        summary.stream = counters.summary()
     return summary
 
 
@@ -214,6 +223,8 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path) -> None:
             rate = s.frames / s.seconds if s.seconds > 0 else float("nan")
             means = ", ".join(f"{n} {_cell(m) or '-'}" for n, m in zip(REGION_NAMES, s.mean_scores))
             print(f"{s.source}: {s.frames} frames, {rate:.1f} frames/s; mean quality: {means}")
+        if s.stream:
+            print(f"{s.source}: {s.stream}")
         if s.error:
             print(f"error: {s.error}" + (f" (after {s.frames} frames; their results are kept)" if s.frames else ""),
                   file=sys.stderr)

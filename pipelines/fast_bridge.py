@@ -8,6 +8,7 @@ flagged as FAST's last frame, so that sources whose length is unknown (live scan
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Callable, Iterable
 
 import fast
@@ -81,21 +82,40 @@ class FrameStreamer(fast.PythonStreamer):
     """Feeds `Frame`s from a Python iterable into FAST, then an end marker.
 
     A source error mid-stream ends the stream; the message is kept in `error` so that results
-    of the frames already sent are not lost.
+    of the frames already sent are not lost. At most `max_in_flight` frames are taken from the
+    source before the consumer reports them done (`frame_done`): a live source then keeps only
+    its newest frame while the analysis is busy, instead of FAST queueing stale ones.
     """
 
-    def __init__(self, frames: Iterable[Frame] | None = None, newest_frame_only: bool = False):
+    def __init__(self, frames: Iterable[Frame] | None = None, newest_frame_only: bool = False,
+                 max_in_flight: int = 8):
         super().__init__()
         self.createOutputPort(0)
         self.frames = frames
         self.sent = 0
         self.error: str | None = None
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
         if newest_frame_only:
             self.setStreamingMode(fast.StreamingMode_NewestFrameOnly)
 
+    def frame_done(self) -> None:
+        """The consumer has finished a frame (or marker) this streamer sent."""
+        try:
+            self._in_flight.release()
+        except ValueError:  # more reports than frames: nothing is waiting
+            pass
+
+    def _next_frames(self):
+        for frame in self.frames:
+            yield frame
+            while not self._in_flight.acquire(timeout=0.5):
+                if self.isStopped():
+                    return
+
     def generateStream(self) -> None:
         try:
-            for frame in self.frames:
+            self._in_flight.acquire()
+            for frame in self._next_frames():
                 if self.isStopped():
                     break
                 self.addOutputData(0, frame_to_fast(frame))
@@ -147,12 +167,16 @@ class Stage(fast.PythonProcessObject):
 
 
 class Sink(Stage):
-    """Calls `on_frame(*input_images)` for every frame and marker, then passes input 0 on."""
+    """Calls `on_frame(*input_images)` for every frame and marker, then passes input 0 on.
 
-    def __init__(self, on_frame: Callable[..., None], n_inputs: int = 1):
+    With `streamer`, each finished frame is reported to it (see `FrameStreamer.max_in_flight`).
+    """
+
+    def __init__(self, on_frame: Callable[..., None], n_inputs: int = 1, streamer: FrameStreamer | None = None):
         self.n_inputs = n_inputs
         super().__init__()
         self.on_frame = on_frame
+        self.streamer = streamer
 
     def execute(self) -> None:
         inputs = [self.getInputData(i) for i in range(self.n_inputs)]
@@ -160,4 +184,6 @@ class Sink(Stage):
             self.on_frame(*inputs)
         except Exception:  # the consumer's fault must not stop the stream
             log.exception("frame %s: result handler failed", inputs[0].getFrameData("index"))
+        if self.streamer is not None:
+            self.streamer.frame_done()
         self.addOutputData(0, inputs[0])

@@ -25,9 +25,13 @@ class Pipeline:
 
 
 def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: QualityMethod, method_name: str,
-          view: str = "a4c", newest_frame_only: bool = False, title: str = "") -> Pipeline:
-    """Connect the chain for one source of frames."""
-    source = FrameStreamer.create(frames, newest_frame_only)
+          view: str = "a4c", newest_frame_only: bool = False, title: str = "", max_in_flight: int = 8) -> Pipeline:
+    """Connect the chain for one source of frames.
+
+    Live sources use max_in_flight=1: a new frame is taken only when the last one is done, so the
+    source keeps the newest frame (and counts the dropped ones) while the analysis is busy.
+    """
+    source = FrameStreamer.create(frames, newest_frame_only, max_in_flight)
     pre = Preprocess.create().connect(source)
     labels = Segment.create(segmentation).connect(0, pre, 0)
     regions = DivideMyocardium.create(view).connect(0, labels, 0).connect(1, pre, 1)
