@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 Point = tuple[float, float]  # (y, x) in pixels of the label map
 
 ANNULUS_RADIUS_MM = 2.0
+# Endocardial points this close (mm) to the furthest distance from the base count as the apex.
+APEX_TOLERANCE_MM = 0.25
 # MYO further than this from the endocardial border is not part of any region.
 MAX_WALL_MM = 20.0
 # A region with more than this fraction of its pixels outside the sector is invalid.
@@ -195,6 +197,8 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     near_radius = max(1, round(2 * max(h, w) / 256))
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * near_radius + 1,) * 2)
     myo_near = cv2.dilate(myo, kernel)[cyx[:, 0], cyx[:, 1]].astype(bool)
+    # LV border on the image edge is not endocardium: the wall there is unseen.
+    myo_near &= (contour[:, 0] > 0) & (contour[:, 0] < w - 1) & (contour[:, 1] > 0) & (contour[:, 1] < h - 1)
 
     # 2. Base: LV border touching the LA (and AO); else the opening of the MYO.
     base = np.zeros(len(cyx), bool)
@@ -221,7 +225,11 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
         wall = wall[::-1]
     wall_yx = cyx[wall].astype(np.float64)
     base_mid = (wall_yx[0] + wall_yx[-1]) / 2
-    apex_i = int(np.argmax((((wall_yx - base_mid) * scale) ** 2).sum(axis=1)))
+    # The furthest point; on a flat or round top (ties within APEX_TOLERANCE_MM) the middle
+    # of the stretch between the first and last of them.
+    reach = np.sqrt((((wall_yx - base_mid) * scale) ** 2).sum(axis=1))
+    near_top = np.flatnonzero(reach >= reach.max() - APEX_TOLERANCE_MM)
+    apex_i = int(near_top[0] + near_top[-1]) // 2
     annulus_left, annulus_right = tuple(wall_yx[0] + origin), tuple(wall_yx[-1] + origin)
     apex = tuple(wall_yx[apex_i] + origin)
 

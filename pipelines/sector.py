@@ -33,9 +33,10 @@ def _grayscale(image: np.ndarray) -> np.ndarray:
 def sector_mask(image: np.ndarray) -> np.ndarray:
     """Boolean (H, W) mask of the scanned fan.
 
-    The frame is shrunk, blurred, thresholded just above black and opened (cuts off thin text,
-    calipers and ECG traces touching the fan); the largest blob's convex hull is the fan. Dark blood pools inside the fan are covered by the hull. An empty mask is
-    returned when no blob covers at least MIN_FAN_FRACTION of the frame (a blank frame).
+    The frame is shrunk, median-filtered, thresholded just above black and opened (cuts off
+    thin text, calipers and ECG traces touching the fan; the tip is given back afterwards); the
+    largest blob's convex hull is the fan, so dark blood pools inside it are covered. An empty
+    mask is returned when no blob covers MIN_FAN_FRACTION of the frame (a blank frame).
     """
     gray = _grayscale(image)
     h, w = gray.shape
@@ -45,10 +46,12 @@ def sector_mask(image: np.ndarray) -> np.ndarray:
     scale = min(1.0, WORK_SIZE / max(h, w))
     small = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_LINEAR) \
         if scale < 1.0 else gray
-    small = cv2.blur(small, (3, 3))
-    bright = (small > THRESHOLD).astype(np.uint8)
+    small = cv2.medianBlur(small, 3)  # removes dark speckle without spreading the fan's edge
+    imaged = (small > THRESHOLD).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (OPENING, OPENING))
-    bright = cv2.morphologyEx(bright, cv2.MORPH_OPEN, kernel)
+    core = cv2.morphologyEx(imaged, cv2.MORPH_OPEN, kernel)
+    # Give back the corners (the fan's tip) the opening took: imaged pixels right next to the core.
+    bright = imaged & cv2.dilate(core, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
     contours, _ = cv2.findContours(bright, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
         return mask.astype(bool)
@@ -57,13 +60,9 @@ def sector_mask(image: np.ndarray) -> np.ndarray:
     if max(areas) < MIN_FAN_FRACTION * small.shape[0] * small.shape[1]:
         return mask.astype(bool)
     hull = cv2.convexHull(best)[:, 0, :].astype(np.float64)
-    # Pixel centres of the small copy mapped back to the full frame.
+    # Pixel centres of the small copy mapped back to the full frame (edge pixels of the small
+    # copy are partly outside the fan, so their centres lie close to the true edge).
     fy, fx = h / small.shape[0], w / small.shape[1]
     hull = np.stack([(hull[:, 0] + 0.5) * fx - 0.5, (hull[:, 1] + 0.5) * fy - 0.5], axis=1)
-    # Outer pixel edges: push hull points half a small pixel outwards from the centroid.
-    centre = hull.mean(axis=0)
-    direction = hull - centre
-    norm = np.maximum(np.linalg.norm(direction, axis=1, keepdims=True), 1e-9)
-    hull = hull + direction / norm * 0.5 * max(fx, fy)
     cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
     return mask.astype(bool)
