@@ -1,7 +1,8 @@
 """Classic pixel-based quality metrics per region (paper section 2.3.1), LV lumen as background.
 
-Before measuring, the frame is histogram-matched to a Gaussian (mean 127, sd 32), inside the
-sector when one is given, so that gain and gamma settings do not change the metrics.
+Before measuring, the frame is histogram-matched to a Gaussian (mean 127, sd 32) over the
+scanned sector (not the black surround, whose share varies with scanner and depth), so that gain
+and gamma settings barely change the metrics. The paper's code matches the whole frame.
 
 Per region (canonical order), with s = the region's pixels and b = the LV lumen's:
 - intensity: mean(s)
@@ -31,6 +32,7 @@ import cv2
 import numpy as np
 
 from pipelines.regions import Regions
+from pipelines.sector import sector_mask
 from pipelines.types import N_REGIONS
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,11 @@ def _gray(image: np.ndarray) -> np.ndarray:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.shape[2] == 3 else img[:, :, 0]
     if img.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale frame, got shape {img.shape}")
-    return img if img.dtype == np.uint8 else np.clip(img, 0, 255).astype(np.uint8)
+    if img.dtype == np.uint8:
+        return img
+    if np.issubdtype(img.dtype, np.floating) and img.size and np.nanmax(img) <= 1.0:
+        img = img * 255.0  # a frame scaled to 0..1
+    return np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
 
 
 def gaussian_matching_lut(image: np.ndarray, mask: np.ndarray | None = None,
@@ -125,13 +131,16 @@ def regional_metrics(image: np.ndarray, regions: Regions, sector: np.ndarray | N
                      match_histogram: bool = True, bins: int = GCNR_BINS) -> dict[str, np.ndarray]:
     """Metrics (keys of ALL_METRICS, each (8,), NaN where the region is invalid) of one frame.
 
-    image: B-mode frame, resized (area) to the region map when sizes differ.
-    sector: fan mask used for the histogram matching (None: the whole frame, as the paper's code).
+    image: B-mode frame (uint8 0..255, or float 0..1), resized (area) to the region map.
+    sector: fan mask for the histogram matching; None: regions.sector, else found with
+    sector_mask (about 0.25 ms at 256x256; pass it when known).
     """
     img = _gray(image)
     shape = regions.region_map.shape
     if img.shape != shape:
         img = cv2.resize(img, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    if sector is None and match_histogram:
+        sector = regions.sector if regions.sector is not None else sector_mask(img)
     code = regions.region_map.copy()
     code[regions.lv_lumen] = N_REGIONS + 1
     x, y, w, h = cv2.boundingRect(code)

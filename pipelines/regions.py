@@ -78,6 +78,7 @@ class Regions:
     out_of_sector: np.ndarray   # float (8,) fraction of the region's pixels outside the sector (NaN: empty)
     lv_lumen: np.ndarray        # bool (H, W) background region for the metrics (inside sector, no disc)
     landmarks: Landmarks | None
+    sector: np.ndarray | None = None  # bool (H, W) the sector mask used (None: none was given)
 
 
 def empty_regions(shape: tuple[int, int]) -> Regions:
@@ -315,7 +316,8 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     lv_lumen = np.zeros((h, w), bool)
     lv_lumen[cy0:cy1, cx0:cx1] = lumen
     return Regions(region_map=region_map, valid=valid, pixels=kept.astype(np.int64),
-                   out_of_sector=out_of_sector, lv_lumen=lv_lumen, landmarks=landmarks)
+                   out_of_sector=out_of_sector, lv_lumen=lv_lumen, landmarks=landmarks,
+                   sector=None if in_sector is None else in_sector.view(bool))
 
 
 def _as_sector(sector: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:

@@ -1,0 +1,195 @@
+"""Fit the linear maps metric → 1..5 quality score of the pixel-metric methods.
+
+There are no expert regional quality labels in this project, so the labels come from controlled
+regional degradation of CAMUS frames: each region of a frame gets a severity 0..4 (label 5..1)
+and one of three degradations, applied in the region and its surroundings (feathered over
+ZONE_MM, each pixel belonging to its nearest region):
+
+- contrast: the tissue's mean and spread moved to the blood pool's (loss of contrast),
+- haze: blend with smooth clutter of mid-grey level (near-field clutter, reverberation),
+- shadow: the signal replaced by a noise floor drawn from the blood pool (dropout, shadowing).
+
+A random global gain (0.6..1.4) and gamma (0.7..1.4) are applied afterwards; they do not change
+the labels. Undegraded regions are labelled 5 although CAMUS includes poor images (see the card).
+Patients are split 80/20 (seeded); maps are fitted by least squares on the training patients,
+and the Spearman correlation and mean absolute error of the clipped scores are reported on the
+held-out patients.
+
+    .venv/bin/python training/fit_metric_maps.py [--data ../shared/data/camus_subset] [--variants 4] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from pipelines.pixel_metrics import ALL_METRICS, GCNR_BINS, METRICS, TARGET_MEAN, TARGET_SD, regional_metrics  # noqa: E402
+from pipelines.regions import divide_myocardium  # noqa: E402
+from pipelines.sector import sector_mask  # noqa: E402
+from pipelines.types import N_REGIONS, default_spacing  # noqa: E402
+
+log = logging.getLogger("fit_metric_maps")
+SIZE = 256
+ZONE_MM = 6.0
+KINDS = ("contrast", "haze", "shadow")
+
+
+def rank(a: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged."""
+    order = np.argsort(a, kind="mergesort")
+    ranks = np.empty(len(a))
+    ranks[order] = np.arange(len(a))
+    _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ranks)
+    return (sums / counts)[inverse]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(rank(a), rank(b))[0, 1])
+
+
+def zones(region_map: np.ndarray, zone_px: float) -> tuple[np.ndarray, np.ndarray]:
+    """(nearest region 1..8 of every pixel, feather weight 1 in the region → 0 at zone_px)."""
+    free = (region_map == 0).astype(np.uint8)
+    dist, nearest = cv2.distanceTransformWithLabels(free, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    seeds = region_map.ravel()[np.flatnonzero(free.ravel() == 0)]
+    owner = np.concatenate(([0], seeds))[nearest]
+    weight = np.clip(1.0 - dist / zone_px, 0.0, 1.0)
+    return owner, weight
+
+
+def degrade(image: np.ndarray, owner: np.ndarray, weight: np.ndarray, lumen: np.ndarray,
+            severity: np.ndarray, kinds: list[str], rng: np.random.Generator) -> np.ndarray:
+    """The frame with each region's zone degraded by its kind and severity (0 none .. 4 worst)."""
+    out = image.astype(np.float32)
+    blood_pixels = image[lumen] if lumen.sum() > 16 else image[image <= np.percentile(image, 20)]
+    blood, blood_sd = float(blood_pixels.mean()), float(blood_pixels.std())
+    h, w = image.shape
+    for k in range(N_REGIONS):
+        a = severity[k] / 4.0
+        if a == 0:
+            continue
+        zone = owner == k + 1
+        wk = (weight * zone * a).astype(np.float32)
+        tissue = out[zone & (weight >= 1.0)]
+        if kinds[k] == "contrast":  # tissue statistics moved to the blood pool's, texture kept
+            mean, sd = (float(tissue.mean()), float(tissue.std()) + 1e-3) if tissue.size else (blood, blood_sd)
+            target = blood + (out - mean) * (blood_sd / sd)
+            out = out + wk * (target - out)
+        elif kinds[k] == "haze":  # smooth clutter between blood and tissue level
+            clutter = cv2.GaussianBlur(rng.rayleigh(1.0, (h, w)).astype(np.float32), (0, 0), 1.5)
+            level = blood + 0.45 * ((float(tissue.mean()) if tissue.size else blood) - blood)
+            out = out + 0.9 * wk * (clutter / clutter.mean() * level - out)
+        else:  # shadow: the signal sinks into a noise floor like the blood pool's
+            floor = rng.choice(blood_pixels, size=(h, w)).astype(np.float32)
+            out = out + wk * (floor - out)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def gain_gamma(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A random global gain and gamma (monotone: the quality labels stay)."""
+    gain, gamma = rng.uniform(0.6, 1.4), rng.uniform(0.7, 1.4)
+    lut = np.clip(gain * 255.0 * (np.arange(256) / 255.0) ** gamma, 0, 255).astype(np.uint8)
+    return cv2.LUT(image, lut)
+
+
+def build(data: Path, variants: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Samples: metric values, labels, patient ids, region indices, degradation kinds."""
+    rows: dict[str, list] = {m: [] for m in ALL_METRICS}
+    rows.update(label=[], patient=[], region=[], kind=[])
+    paths = sorted((data / "masks").glob("*.png"))
+    if not paths:
+        raise SystemExit(f"{data}: no masks found")
+    zone_px = ZONE_MM / default_spacing(SIZE)[0]
+    for path in paths:
+        labels = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        image = cv2.imread(str(data / "images" / path.name), cv2.IMREAD_GRAYSCALE)
+        if labels is None or image is None:
+            log.warning("%s: cannot read mask or image, skipped", path.name)
+            continue
+        labels = cv2.resize(labels, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST)
+        image = cv2.resize(image, (SIZE, SIZE), interpolation=cv2.INTER_AREA)
+        sector = sector_mask(image)
+        regions = divide_myocardium(labels, sector=sector)
+        if not regions.valid.any():
+            continue
+        owner, weight = zones(regions.region_map, zone_px)
+        for _ in range(variants):
+            severity = rng.integers(0, 5, N_REGIONS)
+            kinds = [KINDS[i] for i in rng.integers(0, len(KINDS), N_REGIONS)]
+            degraded = gain_gamma(degrade(image, owner, weight, regions.lv_lumen, severity, kinds, rng), rng)
+            values = regional_metrics(degraded, regions, sector)
+            for k in np.flatnonzero(regions.valid):
+                for m in ALL_METRICS:
+                    rows[m].append(values[m][k])
+                rows["label"].append(5 - severity[k])
+                rows["patient"].append(path.stem.split("_")[0])
+                rows["region"].append(k)
+                rows["kind"].append(kinds[k] if severity[k] else "none")
+    return {k: np.asarray(v) for k, v in rows.items()}
+
+
+def fit(samples: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
+    """Least-squares maps on training patients, held-out statistics."""
+    patients = np.unique(samples["patient"])
+    test_patients = set(rng.choice(patients, size=max(1, len(patients) // 5), replace=False))
+    test = np.array([p in test_patients for p in samples["patient"]])
+    labels = samples["label"].astype(np.float64)
+    maps = {}
+    for m in METRICS:
+        x = samples[m].astype(np.float64)
+        ok = np.isfinite(x)
+        tr, te = ok & ~test, ok & test
+        slope, intercept = np.polyfit(x[tr], labels[tr], 1)
+        pred = np.clip(slope * x[te] + intercept, 1, 5)
+        maps[m] = {
+            "slope": round(float(slope), 6), "intercept": round(float(intercept), 6),
+            "n_train": int(tr.sum()), "n_test": int(te.sum()),
+            "spearman_test": round(spearman(x[te], labels[te]), 3),
+            "mae_test": round(float(np.abs(pred - labels[te]).mean()), 3),
+            "mean_by_label": {str(q): round(float(x[ok & (labels == q)].mean()), 4) for q in range(1, 6)},
+        }
+    return maps
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "camus_subset")
+    parser.add_argument("--out", type=Path, default=ROOT / "models" / "pixel_metrics" / "maps.json")
+    parser.add_argument("--variants", type=int, default=4, help="degraded copies per frame")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    rng = np.random.default_rng(args.seed)
+    samples = build(args.data, args.variants, rng)
+    maps = fit(samples, rng)
+    result = {
+        "description": "Linear maps from pixel metrics to the 1..5 regional quality scale: "
+                       "score = clip(slope * metric + intercept, 1, 5).",
+        "fitted_by": "training/fit_metric_maps.py",
+        "seed": args.seed, "variants": args.variants,
+        "data": "CAMUS subset (149 frames, CC BY-NC-SA 4.0) with controlled regional degradations",
+        "samples": int(len(samples["label"])),
+        "frame_size": SIZE,
+        "histogram_matching": {"mean": TARGET_MEAN, "sd": TARGET_SD, "over": "sector"},
+        "gcnr_bins": GCNR_BINS,
+        "maps": maps,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{args.out}: {result['samples']} samples")
+    for m, v in maps.items():
+        print(f"  {m:10s} slope {v['slope']:9.4f} intercept {v['intercept']:8.4f}  "
+              f"held-out Spearman {v['spearman_test']:.3f}  MAE {v['mae_test']:.3f}  mean by label {v['mean_by_label']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
