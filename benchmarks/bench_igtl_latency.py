@@ -3,7 +3,8 @@
 A scanner simulator in a child process streams a loop at --fps (60 by default) over
 loopback; this process receives it with IGTLSource and either
   --chain receive : only receives and decodes (transport latency), or
-  --chain analyze : runs the whole analysis chain (pipelines.graph, newest frame only).
+  --chain analyze : runs the whole analysis chain as `analyze` does (pipelines.graph, one frame
+                    in flight, so the source keeps only the newest frame while the chain is busy).
 Latency = wall clock when the result is ready minus the sender's header timestamp
 (same machine, same clock). Prints median and p95, frames received, dropped and analysed.
 
@@ -90,8 +91,8 @@ def run_analyze(src, seconds: float, args) -> int:
             src.counters.record_latency(time.time() - float(stamp))
         done[0] += 1
 
-    pipeline = build(frames(), segmentation, method, method_name, args.view, newest_frame_only=True)
-    sink = Sink.create(on_frame, 3).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
+    pipeline = build(frames(), segmentation, method, method_name, args.view, max_in_flight=1)   # as analyze
+    sink = Sink.create(on_frame, 3, pipeline.frames).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
         .connect(2, pipeline.scores, 0)
     for image in fast.DataStream(sink):
         if is_end_marker(image):
