@@ -253,7 +253,7 @@ class ImageContent:
     """A decoded IMAGE message (one slice)."""
     pixels: np.ndarray                 # (rows, cols, components), native byte order
     scalar_type: int
-    spacing: tuple[float, float]       # (row, column) pixel size in mm: |S|, |T|
+    spacing: tuple[float, float]       # (row, column) pixel size in mm: |S|, |T| for a k=1 slice
     directions: np.ndarray             # (3, 3) unit column vectors for i, j, k in world space
     center: tuple[float, float, float]
     coordinate_system: str             # "RAS" or "LPS"
@@ -263,7 +263,7 @@ def parse_image(content: bytes | bytearray | memoryview) -> ImageContent:
     """IMAGE content (image header v1 layout + pixels); UnsupportedImage when unusable.
 
     Accepted: int8, uint8, int16, uint16, float32; 1, 3 or 4 components; 2D or a
-    single-slice 3D image; the whole image (no partial sub-volume).
+    single-slice 3D image (any one axis of size 1); the whole image (no partial sub-volume).
     """
     view = memoryview(content)
     if len(view) < IMAGE_HEADER_SIZE:
@@ -284,8 +284,15 @@ def parse_image(content: bytes | bytearray | memoryview) -> ImageContent:
         raise UnsupportedImage(f"{components} components per pixel is not supported (1, 3 or 4 are)")
     if ri == 0 or rj == 0 or rk == 0:
         raise UnsupportedImage(f"zero-size image {ri}x{rj}x{rk}")
-    if rk != 1:
-        raise UnsupportedImage(f"3D volume with {rk} slices is not supported (2D or one slice)")
+    # One slice: the plane of the two axes longer than 1 (pyigtl sends a 2D array as 1 x W x H).
+    if rk == 1:
+        rows, cols, row_axis, col_axis = rj, ri, 1, 0
+    elif ri == 1:
+        rows, cols, row_axis, col_axis = rk, rj, 2, 1
+    elif rj == 1:
+        rows, cols, row_axis, col_axis = rk, ri, 2, 0
+    else:
+        raise UnsupportedImage(f"3D volume {ri}x{rj}x{rk} is not supported (2D or a single slice)")
     if tuple(offset) != (0, 0, 0) or tuple(sub_size) != (ri, rj, rk):
         raise UnsupportedImage("partial image (sub-volume) transfer is not supported")
     dtype = SCALAR_TYPES[stype]
@@ -293,18 +300,18 @@ def parse_image(content: bytes | bytearray | memoryview) -> ImageContent:
         if endian not in (ENDIAN_BIG, ENDIAN_LITTLE):
             raise UnsupportedImage(f"unknown pixel byte order code {endian}")
         dtype = dtype.newbyteorder(">" if endian == ENDIAN_BIG else "<")
-    n_bytes = ri * rj * components * dtype.itemsize
+    n_bytes = rows * cols * components * dtype.itemsize
     data = view[IMAGE_HEADER_SIZE:]
     if len(data) < n_bytes:
-        raise UnsupportedImage(f"{ri}x{rj}x{components} image needs {n_bytes} pixel bytes, "
+        raise UnsupportedImage(f"{cols}x{rows}x{components} image needs {n_bytes} pixel bytes, "
                                f"message has {len(data)}")
-    pixels = np.frombuffer(data[:n_bytes], dtype=dtype).reshape(rj, ri, components)
+    pixels = np.frombuffer(data[:n_bytes], dtype=dtype).reshape(rows, cols, components)
     if not dtype.isnative:
         pixels = pixels.astype(dtype.newbyteorder("="))
     norms = np.linalg.norm(matrix, axis=0)
     directions = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
     return ImageContent(pixels=pixels, scalar_type=stype,
-                        spacing=(float(norms[1]), float(norms[0])),
+                        spacing=(float(norms[row_axis]), float(norms[col_axis])),
                         directions=directions, center=center,
                         coordinate_system="RAS" if coord == COORD_RAS else "LPS")
 

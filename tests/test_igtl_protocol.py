@@ -117,6 +117,21 @@ def test_other_scalar_types_from_pyigtl(dtype):
     np.testing.assert_array_equal(img.pixels[:, :, 0], pixels)
 
 
+def test_plain_2d_array_from_pyigtl():
+    """pyigtl sends a (H, W) array as a 1 x W x H volume: still one image, the right way up."""
+    pixels = np.arange(6 * 8, dtype=np.uint8).reshape(6, 8)
+    msg = pyigtl.ImageMessage(pixels, ijk_to_world_matrix=np.diag([1.0, 0.25, 0.5, 1.0]), device_name="Image")
+    img = decode(msg.pack())
+    np.testing.assert_array_equal(img.pixels[:, :, 0], pixels)
+    assert img.spacing == pytest.approx((0.5, 0.25))
+
+
+def test_slice_in_the_i_k_plane():
+    pixels = np.arange(3 * 5, dtype=np.uint8).reshape(3, 5)
+    img = proto.parse_image(proto.image_content(pixels, size=(5, 1, 3)))
+    np.testing.assert_array_equal(img.pixels[:, :, 0], pixels)
+
+
 def test_big_endian_pixels():
     pixels = np.array([[1, 256], [4095, 65535]], dtype=np.uint16)
     header = proto.parse_header(proto.build_message("IMAGE", "x", proto.image_content(pixels, endian=proto.ENDIAN_BIG))[:58])
