@@ -103,7 +103,7 @@ def main() -> int:
     grid = np.vstack([np.hstack(tiles[r * COLUMNS:(r + 1) * COLUMNS]) for r in range(rows)])
     grid = np.vstack([grid, legend(grid.shape[1])])
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), grid)
+    cv2.imwrite(str(args.out), grid, [cv2.IMWRITE_PNG_COMPRESSION, 9])
     print(f"{args.out}: {n_ok} of "
           f"{n_ok + len(failing)} frames with all 8 regions valid")
     for stem in failing:

@@ -105,33 +105,31 @@ def _blob(mask: np.ndarray, contour: np.ndarray) -> np.ndarray:
 
 
 def _longest_false_run(flags: np.ndarray) -> np.ndarray:
-    """Indices of the longest circular run of False in flags (empty if all True)."""
+    """Indices of the longest circular run of False in flags (all indices if none is True)."""
     n = flags.size
-    if not flags.any():
+    marks = np.flatnonzero(flags)
+    if marks.size == 0:
         return np.arange(n)
-    first = int(np.argmax(flags))
-    rolled = np.roll(flags, -first)  # rolled[0] is True
-    edges = np.diff(np.concatenate(([1], rolled.astype(np.int8), [1])))
-    starts, ends = np.flatnonzero(edges == -1), np.flatnonzero(edges == 1)
-    if starts.size == 0:
-        return np.zeros(0, np.intp)
-    k = int(np.argmax(ends - starts))
-    return (np.arange(starts[k], ends[k]) + first) % n
+    gaps = np.diff(marks, append=marks[0] + n) - 1
+    k = int(np.argmax(gaps))
+    return (marks[k] + 1 + np.arange(gaps[k])) % n
 
 
-def _disc(shape: tuple[int, int], centre: Point, radius_mm: float, spacing: tuple[float, float]):
-    """(ys, xs) index arrays of the pixels within radius_mm of centre (an ellipse in pixels)."""
+def _draw_disc(image: np.ndarray, centre: Point, radius_mm: float, spacing: tuple[float, float],
+               value: int) -> None:
+    """Set the pixels whose centre lies within radius_mm of centre (an ellipse in pixels), in place."""
     sy, sx = spacing
     cy, cx = centre
     ry, rx = radius_mm / sy, radius_mm / sx
-    y0, y1 = max(0, int(np.floor(cy - ry))), min(shape[0] - 1, int(np.ceil(cy + ry)))
-    x0, x1 = max(0, int(np.floor(cx - rx))), min(shape[1] - 1, int(np.ceil(cx + rx)))
+    h, w = image.shape
+    y0, y1 = max(0, math.ceil(cy - ry)), min(h - 1, math.floor(cy + ry))
+    x0, x1 = max(0, math.ceil(cx - rx)), min(w - 1, math.floor(cx + rx))
     if y1 < y0 or x1 < x0:
-        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+        return
     dy = ((np.arange(y0, y1 + 1) - cy) * sy) ** 2
     dx = ((np.arange(x0, x1 + 1) - cx) * sx) ** 2
-    iy, ix = np.nonzero(dy[:, None] + dx[None, :] <= radius_mm ** 2)
-    return iy + y0, ix + x0
+    window = image[y0:y1 + 1, x0:x1 + 1]
+    window[dy[:, None] + dx[None, :] <= radius_mm ** 2] = value
 
 
 def _counts(region_map: np.ndarray) -> np.ndarray:
@@ -175,7 +173,6 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     if not (math.isfinite(sy) and math.isfinite(sx) and sy > 0 and sx > 0):
         raise ValueError(f"spacing must be two positive numbers, got {spacing}")
     smoothing = min(max(float(smoothing), 0.0), 0.99)
-    scale = np.array([sy, sx])
 
     # 1. LV lumen border; work in a crop around the LV and its wall.
     lv_all = (labels == LV).view(np.uint8)
@@ -228,7 +225,8 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     base_mid = (wall_yx[0] + wall_yx[-1]) / 2
     # The furthest point; on a flat or round top (ties within APEX_TOLERANCE_MM) the middle
     # of the stretch between the first and last of them.
-    reach = np.sqrt((((wall_yx - base_mid) * scale) ** 2).sum(axis=1))
+    wy_mm, wx_mm = wall_yx[:, 0] * sy, wall_yx[:, 1] * sx
+    reach = np.hypot(wy_mm - base_mid[0] * sy, wx_mm - base_mid[1] * sx)
     near_top = np.flatnonzero(reach >= reach.max() - APEX_TOLERANCE_MM)
     apex_i = int(near_top[0] + near_top[-1]) // 2
     annulus_left, annulus_right = tuple(wall_yx[0] + origin), tuple(wall_yx[-1] + origin)
@@ -249,7 +247,7 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     annulus_left, annulus_right, apex = (tuple(map(float, p)) for p in (annulus_left, annulus_right, apex))
 
     # 3./4. Three parts of equal length (mm) on each side; cut points D..G.
-    step = np.sqrt(((np.diff(wall_yx, axis=0) * scale) ** 2).sum(axis=1))
+    step = np.hypot(np.diff(wall_yx[:, 0]) * sy, np.diff(wall_yx[:, 1]) * sx)
     arc = np.concatenate(([0.0], np.cumsum(step)))
     left_len, right_len = arc[apex_i], arc[-1] - arc[apex_i]
     seed_region = np.empty(len(wall), np.uint8)
@@ -282,7 +280,7 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
         if on_myo.any():
             outer_yx = outer[on_myo][:, ::-1].astype(np.float64)
             endo = wall_yx[np.concatenate(([apex_i], cuts))]
-            d2 = (((endo[:, None, :] - outer_yx[None, :, :]) * scale) ** 2).sum(axis=2)
+            d2 = ((outer_yx[None, :, 0] - endo[:, 0:1]) * sy) ** 2 + ((outer_yx[None, :, 1] - endo[:, 1:2]) * sx) ** 2
             epi = outer_yx[np.argmin(d2, axis=1)] + origin
     landmarks = Landmarks(annulus_left=annulus_left, annulus_right=annulus_right, apex=apex,
                           endo_cuts=wall_yx[cuts] + origin, epi_points=epi, base_from=base_from)
@@ -291,8 +289,7 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     region_map = np.zeros((h, w), np.uint8)
     region_map[cy0:cy1, cx0:cx1] = regions
     for region, centre in ((7, annulus_left), (8, annulus_right)):
-        ys, xs = _disc((h, w), centre, ANNULUS_RADIUS_MM, (sy, sx))
-        region_map[ys, xs] = region
+        _draw_disc(region_map, centre, ANNULUS_RADIUS_MM, (sy, sx), region)
     ry, rx = int(np.ceil(ANNULUS_RADIUS_MM / sy)) + 1, int(np.ceil(ANNULUS_RADIUS_MM / sx)) + 1
     by0, by1, bx0, bx1 = max(0, cy0 - ry), min(h, cy1 + ry), max(0, cx0 - rx), min(w, cx1 + rx)
     box = region_map[by0:by1, bx0:bx1]  # holds every region pixel
@@ -327,7 +324,7 @@ def _as_sector(sector: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray 
     s = np.asarray(sector)
     if s.ndim != 2:
         raise ValueError(f"sector mask must be 2-D, got shape {s.shape}")
-    s = (s > 0).view(np.uint8) if s.dtype == bool else (s > 0).astype(np.uint8)
+    s = s.view(np.uint8) if s.dtype == bool else (s > 0).view(np.uint8)
     if s.shape != shape:
         s = cv2.resize(s, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
     return s
