@@ -1,0 +1,405 @@
+"""Analysis off the UI thread: a QThread that loads the models, opens the source and runs the FAST chain.
+
+Frames pass through a `FrameGate` (play / pause / step, real-time pacing of files, recording of
+the stream), then through `pipelines.graph.build`; a `Sink` on the quality stage turns each
+result into an `AnalysedFrame` (numpy only) sent to the UI with a queued Qt signal.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+from PyQt6.QtCore import QThread, pyqtSignal
+
+from pipelines.types import N_REGIONS, Frame, FrameResult
+
+log = logging.getLogger(__name__)
+
+KEEP_FRAMES = 16          # frames kept for pairing with their results (more than can be in flight)
+MAX_IN_FLIGHT = 1         # frames in the chain at once: the newest frame waits at the source
+
+# Worker states shown in the status bar.
+LOADING, OPENING, PLAYING, PAUSED, ENDED, FAILED, STOPPED = (
+    "loading models", "opening", "playing", "paused", "ended", "failed", "stopped")
+
+
+@dataclass(frozen=True)
+class AnalysisRequest:
+    """What to analyse and how."""
+    source: str
+    view: str = "a4c"
+    method: str = ""
+    segmentation: str = ""
+    backend: str = "auto"
+    loop: bool = False
+    start_frame: int = 0
+    paused: bool = False
+    fps: float | None = None              # replay rate overriding the file's (None: the file's)
+
+
+@dataclass
+class AnalysedFrame:
+    """One frame and everything the window draws for it."""
+    result: FrameResult                     # frame, region map (network size), scores, method, view
+    quality_image: np.ndarray | None        # (H, W, 3) RGB: the frame with the regions coloured
+    label_points: np.ndarray                # (8, 2) (x, y) region centres as fractions of the frame, NaN if absent
+    error: str | None = None                # why the analysis of this frame failed
+    sent_at: float = 0.0                    # time.perf_counter() when the frame entered the chain
+    received_at: float = field(default_factory=time.perf_counter)
+
+    @property
+    def frame(self) -> Frame:
+        return self.result.frame
+
+
+def region_centres(region_map: np.ndarray) -> np.ndarray:
+    """(8, 2) centre (x, y) of each region 1..8 as fractions of the map's width/height; NaN where absent."""
+    h, w = region_map.shape
+    flat = region_map.ravel().astype(np.int64)
+    flat = np.where(flat <= N_REGIONS, flat, 0)
+    ys, xs = np.divmod(np.arange(flat.size), w)
+    counts = np.bincount(flat, minlength=N_REGIONS + 1)[1:N_REGIONS + 1].astype(np.float64)
+    sx = np.bincount(flat, weights=xs + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    sy = np.bincount(flat, weights=ys + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = np.stack([sx / counts / w, sy / counts / h], axis=1)
+    centres[counts == 0] = np.nan
+    return centres
+
+
+class FrameGate:
+    """Lets frames of a source into the chain: paused / playing / one step, paced at `fps` when given.
+
+    Runs in FAST's streamer thread; the control methods may be called from any thread.
+    Frames with an index below `start_frame` are skipped (to resume a file where it was). When
+    paced and the analysis falls behind, late frames are dropped so that replay keeps real time.
+    """
+
+    def __init__(self, frames: Iterable[Frame], fps: float | None = None, paused: bool = False,
+                 start_frame: int = 0, on_frame: Callable[[Frame], None] | None = None):
+        self._frames = frames
+        self.fps = fps
+        self.start_frame = start_frame
+        self.on_frame = on_frame
+        self._cond = threading.Condition()
+        self._paused = paused
+        self._steps = 0
+        self._stopped = False
+        self._sent: OrderedDict[int, tuple[Frame, float]] = OrderedDict()
+        self.sent_count = 0
+        self.skipped = 0
+        self.last_index = -1
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def play(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Let one more frame in (while paused)."""
+        with self._cond:
+            self._steps += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def take(self, index: int) -> tuple[Frame, float] | None:
+        """The frame sent with this index and when it was sent (None when no longer kept)."""
+        with self._cond:
+            return self._sent.pop(index, None)
+
+    def _wait_turn(self) -> bool:
+        """Block while paused; False when stopped."""
+        with self._cond:
+            while self._paused and self._steps == 0 and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
+                return False
+            if self._paused:
+                self._steps -= 1
+            return True
+
+    def _sleep_until(self, due: float) -> bool:
+        """Wait until `due` (perf_counter); False when stopped meanwhile."""
+        with self._cond:
+            while not self._stopped:
+                left = due - time.perf_counter()
+                if left <= 0:
+                    return True
+                self._cond.wait(left)
+            return False
+
+    def __iter__(self) -> Iterator[Frame]:
+        due = None
+        was_paused = self._paused
+        for frame in self._frames:
+            if frame.index < self.start_frame:
+                continue
+            if not self._wait_turn():
+                return
+            stepping = self._paused
+            if self.fps and not stepping:
+                period = 1.0 / self.fps
+                now = time.perf_counter()
+                if due is None or was_paused:
+                    due = now                      # (re)start the clock: after a pause, never burst
+                elif now - due >= period:
+                    due += period                  # late: drop this frame to stay in real time
+                    self.skipped += 1
+                    continue
+                elif not self._sleep_until(due):
+                    return
+                due += period
+            was_paused = stepping
+            with self._cond:
+                self._sent[frame.index] = (frame, time.perf_counter())
+                while len(self._sent) > KEEP_FRAMES:
+                    self._sent.popitem(last=False)
+                self.sent_count += 1
+                self.last_index = frame.index
+            if self.on_frame is not None:
+                self.on_frame(frame)
+            yield frame
+
+
+_model_lock = threading.Lock()
+_models: dict[tuple[str, str, str], object] = {}
+
+
+def cached_segmentation(name: str, backend: str):
+    """The segmentation model (loaded once per name and backend)."""
+    from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model
+    key = ("segmentation", name or DEFAULT_SEGMENTATION, backend)
+    with _model_lock:
+        if key not in _models:
+            _models[key] = load_segmentation_model(key[1], backend)
+        return _models[key]
+
+
+def cached_method(name: str, backend: str):
+    """(method, method name) of a quality method (models loaded once per name and backend)."""
+    from pipelines.quality import DEFAULT_METHOD, resolve_method
+    key = ("method", name or DEFAULT_METHOD, backend)
+    with _model_lock:
+        if key not in _models:
+            _models[key] = resolve_method(key[1], backend)
+        return _models[key]
+
+
+def is_live(spec: str) -> bool:
+    return spec.startswith("igtl://")
+
+
+class AnalysisWorker(QThread):
+    """Runs one source through the chain until it ends or `stop()` is called."""
+
+    analysed = pyqtSignal(object)        # AnalysedFrame
+    state_changed = pyqtSignal(str)      # LOADING, OPENING, PLAYING, PAUSED, ENDED, FAILED, STOPPED
+    failed = pyqtSignal(str)             # one clear message naming the input and the problem
+
+    def __init__(self, request: AnalysisRequest, parent=None):
+        super().__init__(parent)
+        self.request = request
+        self.state = LOADING
+        self.source = None
+        self.n_frames: int | None = None
+        self.fps: float | None = None
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._paused = request.paused
+        self._gate: FrameGate | None = None
+        self._recorder = None
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------- controls (any thread)
+
+    def stop(self) -> None:
+        """Ask the worker to end: the source is closed and the chain drains."""
+        self._stop.set()
+        with self._lock:
+            gate, source = self._gate, self.source
+        if gate is not None:
+            gate.stop()
+        if source is not None and hasattr(source, "close"):
+            try:
+                source.close()
+            except Exception:   # closing must never raise into the UI
+                log.exception("closing %s", self.request.source)
+
+    def pause(self) -> None:
+        self._paused = True
+        if self._gate is not None:
+            self._gate.pause()
+        if self.state == PLAYING:
+            self._set_state(PAUSED)
+
+    def play(self) -> None:
+        self._paused = False
+        if self._gate is not None:
+            self._gate.play()
+        if self.state == PAUSED:
+            self._set_state(PLAYING)
+
+    def step(self) -> None:
+        self.pause()
+        if self._gate is not None:
+            self._gate.step()
+
+    def set_loop(self, loop: bool) -> None:
+        if self.source is not None and hasattr(self.source, "loop"):
+            self.source.loop = loop
+
+    def set_recorder(self, recorder) -> None:
+        """Frames entering the chain go to `recorder.add_frame` (None: stop recording frames)."""
+        self._recorder = recorder
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    @property
+    def live(self) -> bool:
+        return is_live(self.request.source)
+
+    @property
+    def frames_sent(self) -> int:
+        return self._gate.sent_count if self._gate is not None else 0
+
+    @property
+    def source_state(self) -> str | None:
+        """The live source's connection state (connecting, streaming, frozen, disconnected); None for files."""
+        return getattr(self.source, "state", None) if self.live else None
+
+    @property
+    def counters(self):
+        """The live source's counters (None for files)."""
+        return getattr(self.source, "counters", None)
+
+    # ---------------------------------------------------------------- the thread
+
+    def _set_state(self, state: str) -> None:
+        self.state = state
+        self.state_changed.emit(state)
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        log.error("%s", message)
+        self._set_state(FAILED)
+        self.failed.emit(message)
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as error:   # whatever happens here, the window must live on
+            log.exception("analysis of %s failed", self.request.source)
+            self._fail(f"{self.request.source}: analysis stopped ({error})")
+
+    def _run(self) -> None:
+        from pipelines.inference import ModelError
+        from pipelines.sources import SourceError, open_source
+
+        request = self.request
+        self._set_state(LOADING)
+        try:
+            segmentation = cached_segmentation(request.segmentation, request.backend)
+            method, method_name = cached_method(request.method, request.backend)
+        except (ModelError, ValueError, ImportError, OSError) as error:
+            self._fail(f"cannot load the models: {error}")
+            return
+        if self._stop.is_set():
+            self._set_state(STOPPED)
+            return
+        self._set_state(OPENING)
+        try:
+            source = open_source(request.source) if self.live else \
+                open_source(request.source, fps=request.fps, loop=request.loop)
+        except (SourceError, ValueError, OSError) as error:
+            self._fail(str(error))
+            return
+        self.n_frames = getattr(source, "n_frames", None)
+        self.fps = getattr(source, "fps", None)
+        gate = FrameGate(source, None if self.live else self.fps, self._paused, request.start_frame,
+                         on_frame=self._record_frame)
+        with self._lock:
+            self.source, self._gate = source, gate
+        if self._stop.is_set():
+            self.stop()
+        self._set_state(PAUSED if self._paused else PLAYING)
+        self._stream(gate, segmentation, method, method_name)
+        if hasattr(source, "close"):
+            source.close()
+        if self.state != FAILED:
+            self._set_state(STOPPED if self._stop.is_set() else ENDED)
+
+    def _record_frame(self, frame: Frame) -> None:
+        recorder = self._recorder
+        if recorder is not None:
+            recorder.add_frame(frame)
+
+    def _stream(self, gate: FrameGate, segmentation, method, method_name: str) -> None:
+        import fast
+        from pipelines.fast_bridge import FrameStreamer, Sink, is_end_marker
+        from pipelines.preprocess import Preprocess
+        from pipelines.quality import RegionalQuality
+        from pipelines.regions_stage import DivideMyocardium
+        from pipelines.segmentation import Segment
+
+        # pipelines.graph.build's chain without its split-screen stage: the window draws its own
+        # panels, and an unconsumed split-screen input would fill up and stall the stream.
+        # One frame in flight: the source (gate or scanner) keeps the newest frame meanwhile.
+        request = self.request
+        frames = FrameStreamer.create(gate, False, MAX_IN_FLIGHT)
+        pre = Preprocess.create().connect(frames)
+        labels = Segment.create(segmentation).connect(0, pre, 0)
+        regions = DivideMyocardium.create(request.view).connect(0, labels, 0).connect(1, pre, 1)
+        scores = RegionalQuality.create(method, method_name).connect(0, pre, 0).connect(1, regions, 0)
+        sink = Sink.create(lambda scored: self._on_result(scored, gate, method_name), 1, frames) \
+            .connect(0, scores, 0)
+        for image in fast.DataStream(sink):
+            if is_end_marker(image):
+                break
+        if frames.error and not self._stop.is_set():
+            self._fail(f"{request.source}: {frames.error}")
+
+    def _on_result(self, scored, gate: FrameGate, method_name: str) -> None:
+        """Sink callback (worker thread): pair the result with its frame, colour it, send it to the UI."""
+        from pipelines.fast_bridge import frame_error, is_end_marker, to_numpy
+        from pipelines.quality import parse_scores
+        from pipelines.splitscreen import colour_regions
+
+        if is_end_marker(scored):
+            return
+        index = int(scored.getFrameData("index"))
+        kept = gate.take(index)
+        if kept is None:
+            return
+        frame, sent_at = kept
+        error = frame_error(scored)
+        scores = np.full(N_REGIONS, np.nan)
+        region_map = None
+        quality_image = None
+        centres = np.full((N_REGIONS, 2), np.nan)
+        if error is None:
+            scores = parse_scores(scored.getFrameData("scores"))
+            region_map = to_numpy(scored)
+            region_map = np.where(region_map <= N_REGIONS, region_map, 0).astype(np.uint8)
+            quality_image = colour_regions(frame.image, region_map, scores)
+            centres = region_centres(region_map)
+        result = FrameResult(frame, None, region_map, scores, method_name, self.request.view)
+        self.analysed.emit(AnalysedFrame(result, quality_image, centres, error, sent_at))

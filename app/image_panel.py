@@ -1,0 +1,140 @@
+"""An image panel: a numpy frame drawn as large as fits, with text overlays (walls, region scores, messages)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PyQt6.QtCore import QPointF, QRectF, Qt
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+
+@dataclass
+class Marker:
+    """Text drawn at a point of the image (x, y as fractions of its width/height)."""
+    x: float
+    y: float
+    text: str
+    colour: QColor
+
+
+def to_qimage(array: np.ndarray) -> QImage:
+    """A QImage sharing the memory of an (H, W) uint8 or (H, W, 3) uint8 RGB array (keep the array alive)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    h, w = array.shape[:2]
+    if array.ndim == 2:
+        return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_Grayscale8)
+    return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888)
+
+
+class ImagePanel(QWidget):
+    """Shows one frame, keeping its aspect ratio, with corner labels, markers and a message."""
+
+    BACKGROUND = QColor(0, 0, 0)
+
+    def __init__(self, placeholder: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self._array: np.ndarray | None = None
+        self._image: QImage | None = None
+        self.placeholder = placeholder
+        self.corner_left = ""
+        self.corner_right = ""
+        self.markers: list[Marker] = []
+        self.message = ""
+        self.message_colour = QColor(255, 200, 80)
+        self.dimmed = False
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(240, 200)
+
+    def set_image(self, array: np.ndarray | None) -> None:
+        self._array = None if array is None else np.ascontiguousarray(array, dtype=np.uint8)
+        self._image = None if self._array is None else to_qimage(self._array)
+        self.update()
+
+    def has_image(self) -> bool:
+        return self._image is not None
+
+    def set_message(self, text: str, colour: QColor | None = None) -> None:
+        self.message = text
+        if colour is not None:
+            self.message_colour = colour
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        """Where the image is drawn (aspect kept, centred)."""
+        if self._image is None:
+            return QRectF(self.rect())
+        w, h = self._image.width(), self._image.height()
+        scale = min(self.width() / w, self.height() / h)
+        dw, dh = w * scale, h * scale
+        return QRectF((self.width() - dw) / 2, (self.height() - dh) / 2, dw, dh)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), self.BACKGROUND)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        target = self.image_rect()
+        if self._image is not None:
+            painter.drawImage(target, self._image)
+            if self.dimmed:
+                painter.fillRect(target, QColor(0, 0, 0, 140))
+            self._draw_corners(painter, target)
+            self._draw_markers(painter, target)
+        elif self.placeholder and not self.message:
+            self._draw_centred(painter, self.placeholder, QColor(150, 155, 165), 18)
+        if self.message:
+            self._draw_centred(painter, self.message, self.message_colour, 20, boxed=True)
+        painter.end()
+
+    def _font(self, pixels: int, bold: bool = False) -> QFont:
+        font = QFont(self.font())
+        font.setPixelSize(pixels)
+        font.setBold(bold)
+        return font
+
+    def _draw_corners(self, painter: QPainter, target: QRectF) -> None:
+        size = max(13, min(20, int(target.height() / 32)))
+        painter.setFont(self._font(size, bold=True))
+        margin = size * 0.6
+        box = QRectF(target.left() + margin, target.top() + margin, target.width() / 2 - margin, size * 1.6)
+        painter.setPen(QColor(235, 235, 235))
+        if self.corner_left:
+            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.corner_left)
+        if self.corner_right:
+            painter.drawText(box.translated(target.width() / 2 - margin, 0),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, self.corner_right)
+
+    def _draw_markers(self, painter: QPainter, target: QRectF) -> None:
+        if not self.markers:
+            return
+        size = max(12, min(18, int(target.height() / 36)))
+        painter.setFont(self._font(size, bold=True))
+        metrics = painter.fontMetrics()
+        for marker in self.markers:
+            if not (np.isfinite(marker.x) and np.isfinite(marker.y)):
+                continue
+            centre = QPointF(target.left() + marker.x * target.width(), target.top() + marker.y * target.height())
+            w = metrics.horizontalAdvance(marker.text) + size * 0.8
+            h = size * 1.45
+            box = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
+            path = QPainterPath()
+            path.addRoundedRect(box, h / 3, h / 3)
+            painter.fillPath(path, QColor(0, 0, 0, 170))
+            painter.setPen(QPen(marker.colour, 1.5))
+            painter.drawPath(path)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, marker.text)
+
+    def _draw_centred(self, painter: QPainter, text: str, colour: QColor, size: int, boxed: bool = False) -> None:
+        painter.setFont(self._font(size, bold=boxed))
+        area = QRectF(self.rect()).adjusted(24, 24, -24, -24)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        if boxed:
+            bound = painter.boundingRect(area, flags, text).adjusted(-16, -10, 16, 10)
+            path = QPainterPath()
+            path.addRoundedRect(bound, 8, 8)
+            painter.fillPath(path, QColor(10, 12, 16, 215))
+            painter.setPen(QPen(colour, 2))
+            painter.drawPath(path)
+        painter.setPen(colour)
+        painter.drawText(area, flags, text)

@@ -1,0 +1,841 @@
+"""The main window: B-mode and regional quality side by side, controls, quality strip and status bar.
+
+`run_gui` is what `python launch.py gui` calls. Analysis runs in an `AnalysisWorker` thread; this
+module only draws and reacts. Import `fast` before this module (FAST must come before PyQt6).
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
+from PyQt6.QtGui import QAction, QActionGroup, QColor, QKeySequence
+from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QInputDialog, QLabel,
+                             QMainWindow, QMessageBox, QSizePolicy, QToolBar, QToolButton, QVBoxLayout,
+                             QWidget)
+
+from pipelines.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
+from pipelines.types import N_REGIONS, VIEWS
+
+from . import analysis_worker as aw
+from .anatomy import VIEW_SHORT, VIEW_TITLES, wall_names
+from .icons import make_icon
+from .image_panel import ImagePanel, Marker
+from .quality_colours import format_score, score_colour
+from .quality_panel import GlobalQuality, QualityLegend, RegionScores
+from .quality_strip import QualityStrip
+from .recorder import Recorder, is_recording, new_recording_folder, recording_fps, recording_source
+from .settings import GuiSettings, default_output_folder, load_settings, qsettings, save_settings
+from .stream_stats import StreamStats
+from .theme import apply_dark_theme
+
+log = logging.getLogger(__name__)
+
+METHOD_TITLES = {"gcnr": "gCNR", "cnr": "CNR", "cr": "Contrast ratio", "intensity": "Intensity",
+                 "pmax": "Pmax (paper's gCNR)", "e2e": "End-to-end network"}
+STATUS_INTERVAL_MS = 250
+HEADLESS_IDLE_S = 60.0          # headless runs give up after this long without a new frame
+SCANNER_MESSAGES = {
+    "connecting": ("Connecting to the scanner at {address}…", QColor(255, 200, 80)),
+    "disconnected": ("Scanner lost — reconnecting to {address}…", QColor(255, 110, 90)),
+    "frozen": ("Scanner frozen — no new images from {address}", QColor(255, 200, 80)),
+}
+SHORTCUTS_HELP = """<table>
+<tr><td><b>Space</b></td><td>play / pause</td></tr>
+<tr><td><b>→</b> or <b>.</b></td><td>one frame (pauses)</td></tr>
+<tr><td><b>L</b></td><td>loop on / off</td></tr>
+<tr><td><b>R</b></td><td>record on / off</td></tr>
+<tr><td><b>P</b></td><td>snapshot to PNG</td></tr>
+<tr><td><b>S</b></td><td>regional scores on / off</td></tr>
+<tr><td><b>1 2 3</b></td><td>view A4C, A2C, ALAX</td></tr>
+<tr><td><b>M</b></td><td>next quality method</td></tr>
+<tr><td><b>F11</b> / <b>F</b></td><td>full screen (Esc leaves it)</td></tr>
+<tr><td><b>Ctrl+O</b></td><td>open a file</td></tr>
+<tr><td><b>Ctrl+Shift+O</b></td><td>open a recording folder</td></tr>
+<tr><td><b>Ctrl+K</b></td><td>connect to a scanner</td></tr>
+<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
+</table>"""
+
+
+def _set_checked(action: QAction, checked: bool) -> None:
+    """Check or uncheck without running the action's slot."""
+    action.blockSignals(True)
+    action.setChecked(checked)
+    action.blockSignals(False)
+
+
+def normalise_scanner_address(text: str) -> str:
+    """'host:port', 'host' or 'igtl://host:port/device' → 'igtl://…'; ValueError naming the problem."""
+    from pipelines.igtl_source import parse_igtl_url
+    text = text.strip()
+    spec = text if text.lower().startswith("igtl://") else f"igtl://{text}"
+    parse_igtl_url(spec)
+    return spec
+
+
+def source_title(spec: str) -> str:
+    """Short name of a source for headers and the status bar."""
+    if spec.startswith("igtl://"):
+        return "Scanner " + spec[len("igtl://"):]
+    path = Path(spec)
+    if path.parent.name == "frames" and "#" in path.name:
+        return f"Recording {path.parent.parent.name}"
+    return path.name
+
+
+class MainWindow(QMainWindow):
+    """The application window. Public methods are what the toolbar, menus, shortcuts and tests use."""
+
+    frame_shown = pyqtSignal(object)      # AnalysedFrame, after it was drawn
+
+    def __init__(self, source: str | None = None, method: str | None = None, view: str | None = None,
+                 segmentation: str = "", backend: str = "auto", store: QSettings | None = None,
+                 start: bool = True):
+        super().__init__()
+        self._store = store or qsettings()
+        self.settings: GuiSettings = load_settings(self._store)
+        self.segmentation = segmentation
+        self.backend = backend
+        self.view = view if view in VIEWS else (self.settings.view if self.settings.view in VIEWS else "a4c")
+        self.method = method or self.settings.method or DEFAULT_METHOD
+        self.loop = self.settings.loop
+        self.show_scores = self.settings.show_scores
+        self.source = ""
+        self.source_fps: float | None = None
+        self.worker: aw.AnalysisWorker | None = None
+        self._workers: list[aw.AnalysisWorker] = []
+        self.recorder: Recorder | None = None
+        self.last_recording: Path | None = None
+        self._closing_recorders: list[threading.Thread] = []
+        self.last: aw.AnalysedFrame | None = None
+        self.frames_shown = 0
+        self.stats = StreamStats()
+        self.exit_status = 0
+        self._quit_after: int | None = None
+        self._screenshot: Path | None = None
+        self._last_frame_time = time.monotonic()
+        self._failure = ""
+        self.headless = False
+
+        self.setWindowTitle("Regional image quality — echocardiography")
+        self._build_actions()
+        self._build_toolbar()
+        self._build_menus()
+        self._build_central()
+        self._build_status_bar()
+        self._apply_view_labels()
+        self.resize(1560, 940)
+        if self.settings.geometry is not None:
+            self.restoreGeometry(self.settings.geometry)
+
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._refresh_status)
+        self._timer.start(STATUS_INTERVAL_MS)
+        if start:
+            source = source or self.settings.last_source
+            if source:
+                self.open_source(source)
+
+    # ------------------------------------------------------------------ building the window
+
+    def _action(self, text: str, slot, shortcuts=(), checkable: bool = False, icon: str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(make_icon(icon))
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.setCheckable(checkable)
+        keys = ", ".join(shortcuts)
+        action.setToolTip(f"{tip or text} ({keys})" if keys else tip or text)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        self.act_open = self._action("Open file…", self.open_file_dialog, ["Ctrl+O"], icon="open")
+        self.act_open_recording = self._action("Open recording…", self.open_recording_dialog, ["Ctrl+Shift+O"],
+                                               icon="open")
+        self.act_connect = self._action("Connect to scanner…", self.connect_dialog, ["Ctrl+K"], icon="connect")
+        self.act_demo = self._action("Demo loop", self.open_demo, tip="Replay the bundled demo loop")
+        self.act_output = self._action("Output folder…", self.choose_output_folder,
+                                       tip="Folder for recordings and snapshots")
+        self.act_quit = self._action("Quit", self.close, ["Ctrl+Q"])
+        self.act_play = self._action("Pause", self.toggle_play, ["Space"], icon="pause",
+                                     tip="Play / pause")
+        self.act_step = self._action("Step", self.step, ["Right", "."], icon="step",
+                                     tip="One frame forward")
+        self.act_loop = self._action("Loop", self.set_loop, ["L"], checkable=True, icon="loop",
+                                     tip="Replay files in a loop")
+        _set_checked(self.act_loop, self.loop)
+        self.act_record = self._action("Record", self.set_recording, ["R"], checkable=True,
+                                       icon="record", tip="Record the stream and the results")
+        self.act_snapshot = self._action("Snapshot", self.save_snapshot_now, ["P", "Ctrl+S"],
+                                         icon="snapshot", tip="Save the split screen as PNG")
+        self.act_scores = self._action("Scores", self.set_show_scores, ["S"], checkable=True, icon="scores",
+                                       tip="Show each region's score")
+        _set_checked(self.act_scores, self.show_scores)
+        self.act_full = self._action("Full screen", self.toggle_full_screen, ["F11", "F"],
+                                     icon="full")
+        self.act_leave_full = self._action("Leave full screen", self.leave_full_screen, ["Esc"])
+        self.act_next_method = self._action("Next quality method", self.next_method, ["M"])
+        self.act_help = self._action("Keyboard shortcuts", self.show_shortcuts, ["F1"])
+        self.view_actions = QActionGroup(self)
+        for i, v in enumerate(VIEWS):
+            act = self._action(VIEW_TITLES[v], lambda checked, v=v: checked and self.set_view(v), [str(i + 1)],
+                               checkable=True)
+            self.view_actions.addAction(act)
+            act.setData(v)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Controls", self)
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        bar.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.addToolBar(bar)
+        for act in (self.act_open, self.act_connect):
+            bar.addAction(act)
+        bar.addSeparator()
+        bar.addWidget(self._label("View"))
+        self.view_box = QComboBox()
+        for v in VIEWS:
+            self.view_box.addItem(VIEW_SHORT[v], v)
+        self.view_box.setToolTip("Echo view (1, 2, 3)")
+        self.view_box.activated.connect(lambda i: self.set_view(self.view_box.itemData(i)))
+        bar.addWidget(self.view_box)
+        bar.addWidget(self._label("Quality"))
+        self.method_box = QComboBox()
+        self.method_box.setMinimumWidth(180)
+        for m in PIXEL_METRIC_METHODS + ("e2e",):
+            self.method_box.addItem(METHOD_TITLES.get(m, m), m)
+        self.method_box.addItem("Quality model folder…", "")
+        self.method_box.setToolTip("Quality method (M: next)")
+        self.method_box.activated.connect(self._method_chosen)
+        bar.addWidget(self.method_box)
+        bar.addSeparator()
+        for act in (self.act_play, self.act_step, self.act_loop):
+            bar.addAction(act)
+        bar.addSeparator()
+        bar.addAction(self.act_record)
+        record_button = bar.widgetForAction(self.act_record)
+        if isinstance(record_button, QToolButton):
+            record_button.setObjectName("record")
+        for act in (self.act_snapshot, self.act_scores, self.act_full):
+            bar.addAction(act)
+        for box in (self.view_box, self.method_box):
+            box.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        for act in bar.actions():
+            widget = bar.widgetForAction(act)
+            if widget is not None:
+                widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.toolbar = bar
+
+    def _label(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setStyleSheet("color:#aab0ba; padding: 0 4px 0 10px; font-size: 14px;")
+        return label
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&Source")
+        for act in (self.act_open, self.act_open_recording, self.act_connect, self.act_demo):
+            file_menu.addAction(act)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_output)
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        view_menu = menu.addMenu("&View")
+        for act in self.view_actions.actions():
+            view_menu.addAction(act)
+        view_menu.addSeparator()
+        for act in (self.act_scores, self.act_full):
+            view_menu.addAction(act)
+        play_menu = menu.addMenu("&Playback")
+        for act in (self.act_play, self.act_step, self.act_loop, self.act_next_method):
+            play_menu.addAction(act)
+        record_menu = menu.addMenu("&Record")
+        for act in (self.act_record, self.act_snapshot):
+            record_menu.addAction(act)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.act_help)
+
+    def _header(self, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("header")
+        return label
+
+    def _build_central(self) -> None:
+        central = QWidget()
+        outer = QVBoxLayout(central)
+        outer.setContentsMargins(8, 6, 8, 4)
+        outer.setSpacing(6)
+
+        self.images_area = QWidget()           # what a snapshot shows: both panels, legend, global quality
+        grid = QGridLayout(self.images_area)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(3)
+        self.left_header = self._header("B-MODE")
+        self.left_panel = ImagePanel("Waiting for images…")
+        self.right_header = self._header("REGIONAL QUALITY")
+        self.right_panel = ImagePanel("")
+        self.legend = QualityLegend()
+        grid.addWidget(self.left_header, 0, 0)
+        grid.addWidget(self.right_header, 0, 1)
+        grid.addWidget(self.left_panel, 1, 0)
+        grid.addWidget(self.right_panel, 1, 1)
+        grid.addWidget(self.legend, 2, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        grid.setRowStretch(1, 1)
+
+        side = QVBoxLayout()
+        side.setContentsMargins(0, 0, 0, 0)
+        side.setSpacing(10)
+        self.source_label = QLabel("")
+        self.source_label.setObjectName("sourceName")
+        self.source_label.setWordWrap(True)
+        self.global_quality = GlobalQuality()
+        self.region_scores = RegionScores()
+        self.region_scores.setVisible(self.show_scores)
+        side.addSpacing(22)
+        side.addWidget(self.source_label)
+        side.addWidget(self.global_quality)
+        side.addWidget(self.region_scores)
+        side.addStretch(1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setFixedWidth(260)
+        grid.addWidget(side_widget, 0, 2, 3, 1)
+
+        outer.addWidget(self.images_area, 1)
+        self.strip = QualityStrip(self.settings.strip_seconds)
+        outer.addWidget(self.strip)
+        self.setCentralWidget(central)
+        central.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        central.setFocus()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_state = QLabel("")
+        self.status_fps = QLabel("")
+        self.status_latency = QLabel("")
+        self.status_dropped = QLabel("")
+        self.status_record = QLabel("")
+        for label in (self.status_state, self.status_fps, self.status_latency, self.status_dropped,
+                      self.status_record):
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+            bar.addPermanentWidget(label)
+
+    # ------------------------------------------------------------------ sources
+
+    def open_source(self, spec: str, fps: float | None = None) -> None:
+        """Analyse another source: a file, a recording folder or igtl://HOST:PORT[/DEVICE]."""
+        spec = str(spec).strip()
+        if not spec:
+            return
+        if not spec.startswith("igtl://") and Path(spec).is_dir() and is_recording(spec):
+            fps = fps or recording_fps(spec)
+            spec = recording_source(spec)
+        self.set_recording(False)
+        self.source = spec
+        self.source_fps = fps
+        self.settings.last_source = spec
+        self._failure = ""
+        self.last = None
+        self.left_panel.set_image(None)
+        self.right_panel.set_image(None)
+        self.global_quality.set_scores(None)
+        self.region_scores.set_scores(None)
+        self.strip.clear()
+        self.source_label.setText(source_title(spec))
+        self._start()
+
+    def open_file_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open an echo loop", self.settings.open_folder or str(Path.home()),
+            "Echo loops (*.mp4 *.avi *.mov *.mkv *.npy *.png *.jpg *.jpeg *.dcm *.mhd);;All files (*)")
+        if path:
+            self.settings.open_folder = str(Path(path).parent)
+            self.open_source(path)
+
+    def open_recording_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a recording", self.output_folder())
+        if not folder:
+            return
+        if not is_recording(folder):
+            QMessageBox.warning(self, "Not a recording", f"{folder}: no frames/frame_#.mhd recording in this folder")
+            return
+        self.open_source(folder)
+
+    def connect_dialog(self) -> None:
+        text, ok = QInputDialog.getText(self, "Connect to a scanner", "Scanner address (host:port):",
+                                        text=self.settings.scanner_address)
+        if not ok or not text.strip():
+            return
+        try:
+            spec = normalise_scanner_address(text)
+        except ValueError as error:
+            QMessageBox.warning(self, "Scanner address", str(error))
+            return
+        self.settings.scanner_address = spec[len("igtl://"):]
+        self.open_source(spec)
+
+    def open_demo(self) -> None:
+        self.open_source(str(Path(__file__).resolve().parents[1] / "data" / "samples" / "e95_a4c.mp4"))
+
+    def output_folder(self) -> str:
+        return self.settings.output_folder or default_output_folder()
+
+    def choose_output_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for recordings and snapshots", self.output_folder())
+        if folder:
+            self.settings.output_folder = folder
+
+    # ------------------------------------------------------------------ the analysis worker
+
+    def _start(self, start_frame: int = 0, paused: bool = False) -> None:
+        self._retire_worker()
+        request = aw.AnalysisRequest(self.source, self.view, self.method, self.segmentation, self.backend,
+                                     self.loop, start_frame, paused, self.source_fps)
+        worker = aw.AnalysisWorker(request)
+        worker.analysed.connect(self._on_analysed)
+        worker.state_changed.connect(self._on_state)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(self._on_worker_finished)
+        if self.recorder is not None:
+            worker.set_recorder(self.recorder)
+        self.worker = worker
+        self._workers.append(worker)
+        self.stats.reset(start_frame if start_frame else None)
+        self._last_frame_time = time.monotonic()
+        worker.start()
+        self._update_play_action()
+        self._refresh_status()
+
+    def _retire_worker(self) -> None:
+        """Stop the current worker without waiting for it (it finishes in the background)."""
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.set_recorder(None)
+            worker.stop()
+
+    def _on_worker_finished(self) -> None:
+        worker = self.sender()
+        if worker in self._workers:
+            self._workers.remove(worker)
+            worker.deleteLater()
+        if worker is self.worker:
+            self._update_play_action()
+            self._check_headless_end()
+
+    def _restart_here(self) -> None:
+        """Restart the analysis with the current settings, where the file was (live: from now)."""
+        if not self.source:
+            return
+        worker = self.worker
+        paused = worker.paused if worker is not None else False
+        start = 0
+        if worker is not None and not worker.live and self.last is not None and worker.state not in (aw.ENDED,):
+            start = self.last.frame.index + (0 if paused else 1)
+        self._failure = ""
+        self._start(start, paused)
+
+    def _on_state(self, state: str) -> None:
+        if self.sender() is not self.worker:
+            return
+        self._update_play_action()
+        self._refresh_status()
+
+    def _on_failed(self, message: str) -> None:
+        if self.sender() is not self.worker:
+            return
+        self._failure = message
+        self.left_panel.set_message(message, QColor(255, 110, 90))
+        self.statusBar().showMessage(message, 10_000)
+        self.exit_status = 1
+        self._refresh_status()
+
+    # ------------------------------------------------------------------ showing results
+
+    def _on_analysed(self, analysed: aw.AnalysedFrame) -> None:
+        if self.sender() is not self.worker:
+            return
+        frame = analysed.frame
+        scores = analysed.result.scores
+        self.last = analysed
+        self.frames_shown += 1
+        self._last_frame_time = time.monotonic()
+        self.left_panel.set_image(frame.image)
+        self.right_panel.set_image(analysed.quality_image if analysed.quality_image is not None else frame.image)
+        self.right_panel.set_message("" if analysed.error is None else "No analysis for this frame",
+                                     QColor(255, 200, 80))
+        self._update_markers()
+        self.global_quality.set_scores(scores)
+        self.region_scores.set_scores(scores)
+        self.strip.add(frame.time_s, scores)
+        latency = self._latency(analysed)
+        self.stats.add(time.perf_counter(), frame.index, latency)
+        counters = self.worker.counters if self.worker is not None else None
+        if counters is not None and latency is not None and hasattr(counters, "record_latency"):
+            counters.record_latency(latency)
+        if self.recorder is not None:
+            self.recorder.add_result(analysed.result)
+        self.frame_shown.emit(analysed)
+        if self._quit_after is not None and self.frames_shown >= self._quit_after:
+            self._finish_headless()
+
+    @staticmethod
+    def _latency(analysed: aw.AnalysedFrame) -> float | None:
+        """Seconds from the frame leaving the scanner (live, sender's clock) or entering the chain to now."""
+        if analysed.frame.timestamp is not None:
+            return time.time() - analysed.frame.timestamp
+        return time.perf_counter() - analysed.sent_at if analysed.sent_at else None
+
+    def _update_markers(self) -> None:
+        analysed = self.last
+        if analysed is None or not self.show_scores:
+            self.right_panel.markers = []
+        else:
+            scores = analysed.result.scores
+            self.right_panel.markers = [Marker(float(x), float(y), format_score(s) if not np.isnan(s) else "×",
+                                               score_colour(s))
+                                        for (x, y), s in zip(analysed.label_points, scores)]
+        self.right_panel.update()
+
+    def _apply_view_labels(self) -> None:
+        left, right = wall_names(self.view)
+        self.right_panel.corner_left = f"◀ {left}"
+        self.right_panel.corner_right = f"{right} ▶"
+        self.right_header.setText(f"REGIONAL QUALITY · {VIEW_SHORT[self.view]} · {METHOD_TITLES.get(self.method, Path(self.method).name).upper()}")
+        self.left_header.setText(f"B-MODE · {VIEW_TITLES[self.view].upper()}")
+        self.region_scores.set_view(self.view)
+        self.strip.set_view(self.view)
+        index = self.view_box.findData(self.view)
+        self.view_box.setCurrentIndex(index)
+        for act in self.view_actions.actions():
+            act.blockSignals(True)
+            act.setChecked(act.data() == self.view)
+            act.blockSignals(False)
+        self._select_method_item()
+        self.right_panel.update()
+
+    def _select_method_item(self) -> None:
+        index = self.method_box.findData(self.method)
+        if index < 0:
+            self.method_box.insertItem(self.method_box.count() - 1, Path(self.method).name, self.method)
+            index = self.method_box.findData(self.method)
+        self.method_box.setCurrentIndex(index)
+
+    # ------------------------------------------------------------------ controls
+
+    def set_view(self, view: str) -> None:
+        """Change the echo view (anatomical names and the region division follow)."""
+        if view not in VIEWS or view == self.view:
+            self._apply_view_labels()
+            return
+        self.view = view
+        self.settings.view = view
+        self.strip.clear()
+        self._apply_view_labels()
+        self._restart_here()
+
+    def set_method(self, method: str) -> None:
+        """Change the quality method: a pixel metric, 'e2e' or a quality model folder."""
+        method = method or DEFAULT_METHOD
+        if method == self.method:
+            return
+        self.method = method
+        self.settings.method = method
+        self.strip.clear()
+        self._apply_view_labels()
+        self._restart_here()
+
+    def next_method(self) -> None:
+        methods = [self.method_box.itemData(i) for i in range(self.method_box.count()) if self.method_box.itemData(i)]
+        i = methods.index(self.method) if self.method in methods else -1
+        self.set_method(methods[(i + 1) % len(methods)])
+
+    def _method_chosen(self, index: int) -> None:
+        method = self.method_box.itemData(index)
+        if not method:
+            folder = QFileDialog.getExistingDirectory(self, "Quality model folder (with model.onnx)",
+                                                      str(Path(__file__).resolve().parents[1] / "models"))
+            if not folder:
+                self._select_method_item()
+                return
+            method = folder
+        self.set_method(method)
+
+    def play(self) -> None:
+        worker = self.worker
+        if worker is None or worker.state in (aw.ENDED, aw.STOPPED, aw.FAILED):
+            if self.source:
+                self._failure = ""
+                self.left_panel.set_message("")
+                self._start(0)
+            return
+        worker.play()
+        self._update_play_action()
+
+    def pause(self) -> None:
+        if self.worker is not None:
+            self.worker.pause()
+        self._update_play_action()
+
+    def toggle_play(self) -> None:
+        if self.is_playing():
+            self.pause()
+        else:
+            self.play()
+
+    def is_playing(self) -> bool:
+        worker = self.worker
+        return worker is not None and not worker.paused and worker.state in (aw.LOADING, aw.OPENING, aw.PLAYING)
+
+    def step(self) -> None:
+        """One frame forward (pauses first)."""
+        worker = self.worker
+        if worker is None or worker.state in (aw.ENDED, aw.STOPPED, aw.FAILED):
+            if self.source:
+                self._start(0, paused=True)
+                if self.worker is not None:
+                    self.worker.step()
+            return
+        worker.step()
+        self._update_play_action()
+
+    def set_loop(self, loop: bool) -> None:
+        self.loop = bool(loop)
+        self.settings.loop = self.loop
+        if self.act_loop.isChecked() != self.loop:
+            _set_checked(self.act_loop, self.loop)
+        if self.worker is not None:
+            self.worker.set_loop(self.loop)
+
+    def set_show_scores(self, show: bool) -> None:
+        self.show_scores = bool(show)
+        self.settings.show_scores = self.show_scores
+        if self.act_scores.isChecked() != self.show_scores:
+            _set_checked(self.act_scores, self.show_scores)
+        self.region_scores.setVisible(self.show_scores)
+        self._update_markers()
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def leave_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+
+    def show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_HELP)
+
+    def _update_play_action(self) -> None:
+        playing = self.is_playing()
+        self.act_play.setText("Pause" if playing else "Play")
+        self.act_play.setIcon(make_icon("pause" if playing else "play"))
+
+    # ------------------------------------------------------------------ recording and snapshots
+
+    def set_recording(self, on: bool) -> None:
+        """Start (in a new folder under the output folder) or stop recording."""
+        if on and self.recorder is None:
+            self.start_recording()
+        elif not on and self.recorder is not None:
+            self.stop_recording()
+        if self.act_record.isChecked() != (self.recorder is not None):
+            self.act_record.blockSignals(True)
+            self.act_record.setChecked(self.recorder is not None)
+            self.act_record.blockSignals(False)
+
+    def start_recording(self, folder: str | Path | None = None) -> Path | None:
+        if self.recorder is not None:
+            return self.recorder.folder
+        if not self.source:
+            self.statusBar().showMessage("Nothing to record: open a source first", 5000)
+            return None
+        folder = Path(folder) if folder else new_recording_folder(self.output_folder())
+        fps = self.worker.fps if self.worker is not None else None
+        try:
+            self.recorder = Recorder(folder, self.source, fps, self.view, self.method)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot record", f"{folder}: {error.strerror or error}")
+            self.set_recording(False)
+            return None
+        self._record_started = time.monotonic()
+        if self.worker is not None:
+            self.worker.set_recorder(self.recorder)
+        self.set_recording(True)
+        self.statusBar().showMessage(f"Recording to {folder}", 5000)
+        return folder
+
+    def stop_recording(self) -> Path | None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None:
+            return None
+        for worker in self._workers:
+            worker.set_recorder(None)
+        closer = threading.Thread(target=recorder.close, name="recorder close", daemon=True)
+        closer.start()
+        self._closing_recorders.append(closer)
+        self.last_recording = recorder.folder
+        self.set_recording(False)
+        self.statusBar().showMessage(f"Recording saved: {recorder.folder}", 8000)
+        return recorder.folder
+
+    def wait_for_recordings(self, timeout_s: float = 10.0) -> None:
+        """Wait until stopped recordings are completely written."""
+        for closer in self._closing_recorders:
+            closer.join(timeout_s)
+        self._closing_recorders = [c for c in self._closing_recorders if c.is_alive()]
+
+    def save_snapshot(self, path: str | Path) -> Path:
+        """Save the split screen (images, legend, global quality) as PNG."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.images_area.grab().save(str(path), "PNG"):
+            raise OSError(f"{path}: could not write the PNG")
+        return path
+
+    def save_snapshot_now(self) -> Path | None:
+        path = Path(self.output_folder()) / f"snapshot_{time.strftime('%Y%m%d_%H%M%S')}.png"
+        try:
+            self.save_snapshot(path)
+        except OSError as error:
+            self.statusBar().showMessage(f"Snapshot failed: {error}", 8000)
+            return None
+        self.statusBar().showMessage(f"Snapshot saved: {path}", 8000)
+        return path
+
+    # ------------------------------------------------------------------ status bar
+
+    def _refresh_status(self) -> None:
+        worker = self.worker
+        now = time.perf_counter()
+        if worker is None:
+            self.status_state.setText("no source")
+        else:
+            state = worker.state
+            scanner = worker.source_state
+            if scanner is not None and state in (aw.PLAYING, aw.PAUSED):
+                text = f"scanner: {scanner}" + (" · paused" if worker.paused else "")
+                template = SCANNER_MESSAGES.get(scanner)
+                if template and not self._failure:
+                    address = self.source[len("igtl://"):]
+                    self.left_panel.set_message(template[0].format(address=address), template[1])
+                elif not self._failure:
+                    self.left_panel.set_message("")
+                dim = scanner in ("disconnected", "frozen")
+                if self.left_panel.dimmed != dim:
+                    self.left_panel.dimmed = self.right_panel.dimmed = dim
+                    self.right_panel.update()
+            else:
+                text = state
+                if state == aw.LOADING and not self.left_panel.has_image():
+                    self.left_panel.set_message("Loading the models…", QColor(170, 190, 220))
+                elif state in (aw.PLAYING, aw.PAUSED) and not self._failure and self.left_panel.message:
+                    self.left_panel.set_message("")
+                if state == aw.ENDED:
+                    text = "end of loop — Space replays"
+            if self.last is not None and not worker.live:
+                total = f"/{worker.n_frames}" if worker.n_frames and not self.loop else ""
+                text += f" · frame {self.last.frame.index + 1}{total}"
+            self.status_state.setText(text)
+        fps = self.stats.fps(now)
+        self.status_fps.setText(f"{fps:.1f} frames/s")
+        median, p95 = self.stats.latency_ms()
+        self.status_latency.setText("latency –" if np.isnan(median) else f"latency {median:.0f} ms (p95 {p95:.0f})")
+        self.status_dropped.setText(f"dropped {self.stats.dropped}")
+        if self.recorder is not None:
+            seconds = time.monotonic() - self._record_started
+            self.status_record.setText(f"● REC {int(seconds) // 60:02d}:{int(seconds) % 60:02d} · "
+                                       f"{self.recorder.frames_written} frames")
+            self.status_record.setStyleSheet("color: #ff5a4e; font-weight: bold;")
+            if self.recorder.error:
+                self.statusBar().showMessage(self.recorder.error, 10_000)
+                self.set_recording(False)
+        else:
+            self.status_record.setText("")
+        if self._quit_after is not None and time.monotonic() - self._last_frame_time > HEADLESS_IDLE_S:
+            self._failure = self._failure or f"no frame for {HEADLESS_IDLE_S:.0f} s"
+            self.exit_status = 1
+            self._finish_headless()
+
+    # ------------------------------------------------------------------ headless runs
+
+    def quit_after(self, frames: int, screenshot: str | Path | None = None) -> None:
+        """Quit the application after `frames` shown frames (or when the source ends), saving a screenshot."""
+        self.headless = True
+        self._quit_after = max(1, int(frames))
+        self._screenshot = Path(screenshot) if screenshot else None
+
+    def _check_headless_end(self) -> None:
+        if self._quit_after is None or self.worker is None:
+            return
+        if self.worker.state in (aw.ENDED, aw.FAILED, aw.STOPPED):
+            if self.worker.state == aw.FAILED:
+                self.exit_status = 1
+            self._finish_headless()
+
+    def _finish_headless(self) -> None:
+        if self._quit_after is None:
+            return
+        self._quit_after = None
+        self._refresh_status()
+        if self._screenshot is not None:
+            try:
+                self._screenshot.parent.mkdir(parents=True, exist_ok=True)
+                if not self.grab().save(str(self._screenshot), "PNG"):
+                    raise OSError("could not write the PNG")
+                print(f"screenshot: {self._screenshot}")
+            except OSError as error:
+                print(f"error: {self._screenshot}: {error}", file=sys.stderr)
+                self.exit_status = 1
+        if self._failure:
+            print(f"error: {self._failure}", file=sys.stderr)
+        self.close()
+        QApplication.instance().exit(self.exit_status)
+
+    # ------------------------------------------------------------------ closing
+
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Stop analysis and recording; wait for the threads (bounded)."""
+        self._timer.stop()
+        self.set_recording(False)
+        self._retire_worker()
+        for worker in list(self._workers):
+            worker.stop()
+        deadline = time.monotonic() + timeout_s
+        for worker in list(self._workers):
+            worker.wait(max(1, int((deadline - time.monotonic()) * 1000)))
+        self.wait_for_recordings(timeout_s)
+
+    def closeEvent(self, event) -> None:
+        if not self.headless:
+            self.settings.geometry = self.saveGeometry()
+            save_settings(self.settings, self._store)
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def run_gui(source: str, method: str = "", view: str | None = None, segmentation: str = "", backend: str = "auto",
+            screenshot: str | None = None, quit_after_frames: int | None = None) -> int:
+    """Open the window on a source; exit status 0, or 1 when the source or the models failed in a headless run."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Regional image quality")
+    apply_dark_theme(app)
+    window = MainWindow(source, method or None, view, segmentation, backend)
+    if screenshot or quit_after_frames:
+        window.quit_after(quit_after_frames or 30, screenshot)
+        window.resize(1600, 960)
+    window.show()
+    app.exec()
+    return window.exit_status

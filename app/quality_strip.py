@@ -1,0 +1,132 @@
+"""Quality over time: one row per region, coloured by its score over the last seconds."""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from PyQt6.QtCore import QRectF, Qt
+from PyQt6.QtGui import QColor, QFont, QPainter, QPen
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from pipelines.types import N_REGIONS, quality_category
+
+from .anatomy import region_labels
+from .quality_colours import category_colour, format_score
+
+MAX_GAP_S = 0.5   # a sample is drawn until the next one, at most this long
+
+
+class QualityHistory:
+    """Regional scores of the last `seconds` of frame time (time going back clears it)."""
+
+    def __init__(self, seconds: float = 10.0):
+        self.seconds = seconds
+        self._samples: deque[tuple[float, np.ndarray]] = deque()
+
+    def add(self, time_s: float, scores: np.ndarray) -> None:
+        if self._samples and time_s < self._samples[-1][0]:
+            self.clear()
+        self._samples.append((float(time_s), np.asarray(scores, np.float64).copy()))
+        while self._samples and self._samples[0][0] < time_s - self.seconds:
+            self._samples.popleft()
+
+    def clear(self) -> None:
+        self._samples.clear()
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    @property
+    def end_time(self) -> float | None:
+        return self._samples[-1][0] if self._samples else None
+
+    def times(self) -> np.ndarray:
+        return np.array([t for t, _ in self._samples], np.float64)
+
+    def scores(self) -> np.ndarray:
+        """(n, 8) scores, oldest first."""
+        return np.array([s for _, s in self._samples], np.float64).reshape(-1, N_REGIONS)
+
+    def runs(self, region: int) -> list[tuple[float, float, int]]:
+        """(start, end, category) stretches of one region (category 0: invalid), oldest first."""
+        if not self._samples:
+            return []
+        times = self.times()
+        cats = quality_category(self.scores()[:, region])
+        ends = np.append(np.minimum(times[1:], times[:-1] + MAX_GAP_S), times[-1] + 1e-3)
+        out: list[tuple[float, float, int]] = []
+        for start, end, cat in zip(times, ends, cats):
+            if out and out[-1][2] == cat and abs(out[-1][1] - start) < 1e-9:
+                out[-1] = (out[-1][0], end, int(cat))
+            else:
+                out.append((float(start), float(end), int(cat)))
+        return out
+
+
+class QualityStrip(QWidget):
+    """The eight regional scores over the last seconds, with anatomical row names and the latest score."""
+
+    ROW_HEIGHT = 17
+    LABEL_WIDTH = 190
+    VALUE_WIDTH = 44
+
+    def __init__(self, seconds: float = 10.0, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.history = QualityHistory(seconds)
+        self.view = "a4c"
+        self.setMinimumHeight(self.ROW_HEIGHT * N_REGIONS + 26)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setToolTip("Regional quality over the last seconds (newest on the right)")
+
+    def set_view(self, view: str) -> None:
+        self.view = view
+        self.update()
+
+    def add(self, time_s: float, scores: np.ndarray) -> None:
+        self.history.add(time_s, scores)
+        self.update()
+
+    def clear(self) -> None:
+        self.history.clear()
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(18, 20, 24))
+        font = QFont(self.font())
+        font.setPixelSize(12)
+        painter.setFont(font)
+        top, row_h = 4, self.ROW_HEIGHT
+        x0 = self.LABEL_WIDTH
+        x1 = self.width() - self.VALUE_WIDTH - 6
+        width = max(x1 - x0, 10)
+        end = self.history.end_time
+        latest = self.history.scores()[-1] if len(self.history) else np.full(N_REGIONS, np.nan)
+        names = region_labels(self.view)
+        for r in range(N_REGIONS):
+            y = top + r * row_h
+            painter.setPen(QColor(200, 205, 212))
+            painter.drawText(QRectF(6, y, x0 - 12, row_h), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             names[r])
+            painter.fillRect(QRectF(x0, y + 1, width, row_h - 2), QColor(32, 35, 41))
+            if end is not None:
+                for start, stop, cat in self.history.runs(r):
+                    a = x0 + width * (1 - (end - start) / self.history.seconds)
+                    b = x0 + width * (1 - (end - stop) / self.history.seconds)
+                    a, b = max(a, x0), min(b, x0 + width)
+                    if b > a:
+                        painter.fillRect(QRectF(a, y + 1, max(b - a, 1.0), row_h - 2), category_colour(cat))
+            painter.setPen(category_colour(int(quality_category(latest[r]))) if not np.isnan(latest[r])
+                           else QColor(150, 150, 150))
+            painter.drawText(QRectF(x1 + 6, y, self.VALUE_WIDTH, row_h),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, format_score(latest[r]))
+        axis_y = top + N_REGIONS * row_h + 2
+        painter.setPen(QPen(QColor(120, 125, 135)))
+        seconds = self.history.seconds
+        step = 2 if seconds <= 12 else 5
+        for s in np.arange(0, seconds + 1e-6, step):
+            x = x0 + width * (1 - s / seconds)
+            painter.drawLine(int(x), axis_y, int(x), axis_y + 4)
+            text = "now" if s == 0 else f"−{s:g} s"
+            painter.drawText(QRectF(x - 30, axis_y + 4, 60, 14), Qt.AlignmentFlag.AlignCenter, text)
+        painter.end()
