@@ -275,6 +275,34 @@ def test_temporal_smoothing_moves_landmarks_part_way():
     assert none_prev.valid.all()
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.sampled_from([16, 64, 200, 256]), st.sampled_from(["a4c", "alax"]))
+def test_random_label_maps_never_fail(seed, size, view):
+    """Random blobs of random labels, random sector, noise: invariants hold, nothing raises."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((size, size), np.uint8)
+    for _ in range(rng.integers(0, 12)):
+        centre = tuple(int(v) for v in rng.integers(0, size, 2))
+        axes = tuple(int(v) for v in rng.integers(1, max(2, size // 3), 2))
+        cv2.ellipse(labels, centre, axes, float(rng.uniform(0, 180)), 0, 360, int(rng.integers(0, 5)), -1)
+    noise = rng.random(labels.shape) < rng.uniform(0, 0.2)
+    labels[noise] = rng.integers(0, 5, noise.sum())
+    if rng.random() < 0.5:
+        labels = np.where(rng.random(labels.shape) < 0.5, labels, heart(size=256)[:size, :size])
+    sector = rng.random(labels.shape) < 0.9 if rng.random() < 0.5 else None
+    spacing = (float(rng.uniform(0.1, 2)), float(rng.uniform(0.1, 2))) if rng.random() < 0.5 else None
+    r = divide_myocardium(labels, spacing=spacing, sector=sector, view=view)
+    assert r.region_map.shape == labels.shape and r.region_map.max() <= N_REGIONS
+    myocardial = (r.region_map >= 1) & (r.region_map <= 6)
+    assert np.all(labels[myocardial] == MYO)
+    assert np.all(labels[r.lv_lumen] == LV) and not np.any(r.lv_lumen & (r.region_map > 0))
+    if sector is not None:
+        assert not np.any(r.region_map[~sector]) and not np.any(r.lv_lumen[~sector])
+    assert np.array_equal(r.pixels, np.bincount(r.region_map.ravel(), minlength=N_REGIONS + 1)[1:])
+    assert np.all(r.pixels[r.valid] >= 4)
+    assert np.all(r.out_of_sector[r.valid] <= 0.5)
+
+
 # ---------------------------------------------------------------- real CAMUS masks
 
 @pytest.mark.skipif(not CAMUS.is_dir(), reason="CAMUS subset not available")
