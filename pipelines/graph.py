@@ -35,6 +35,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     pre = Preprocess.create().connect(source)
     labels = Segment.create(segmentation).connect(0, pre, 0)
     regions = DivideMyocardium.create(view).connect(0, labels, 0).connect(1, pre, 1)
-    scores = RegionalQuality.create(method, method_name).connect(0, pre, 0).connect(1, regions, 0)
+    scores = RegionalQuality.create(method, method_name).connect(0, pre, 0).connect(1, regions, 0) \
+        .connect(2, pre, 1)
     split = SplitScreen.create(title).connect(0, source, 0).connect(1, scores, 0)
     return Pipeline(source, pre, labels, regions, scores, split)

@@ -53,18 +53,20 @@ def parse_scores(text: str) -> np.ndarray:
 
 
 class RegionalQuality(Stage):
-    """(network input, regions image) → regions image with the scores in the frame data."""
+    """(network input, regions image, sector mask) → regions image with the scores in the frame data."""
 
-    n_inputs = 2
+    n_inputs = 3
 
     def __init__(self, method: QualityMethod, method_name: str):
         super().__init__()
         self.method = method
         self.method_name = method_name
 
-    def process(self, image, regions_image):
+    def process(self, image, regions_image, sector):
         from .regions_stage import regions_from_fast
-        scores = self.method(to_numpy(image), regions_from_fast(regions_image))
+        regions = regions_from_fast(regions_image)
+        regions.sector = to_numpy(sector).astype(bool)
+        scores = self.method(to_numpy(image), regions)
         return (to_fast(to_numpy(regions_image), regions_image, scores=format_scores(scores),
                         method=self.method_name),)
 
