@@ -76,6 +76,25 @@ def has_display() -> bool:
                 or os.environ.get("QT_QPA_PLATFORM") == "offscreen")
 
 
+def import_fast_quietly() -> None:
+    """Import FAST (before PyQt6, as it must be) without its banner on stdout."""
+    if "fast" in sys.modules:
+        return
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path("/tmp") / f"runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        import fast  # noqa: F401
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="launch.py", description=__doc__.splitlines()[0])
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
@@ -86,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     _gui_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    import_fast_quietly()
 
     if args.command == "analyze":
         from pipelines.analyze import AnalysisSettings, analyze
