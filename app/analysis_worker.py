@@ -21,7 +21,7 @@ from pipelines.types import N_REGIONS, Frame, FrameResult
 log = logging.getLogger(__name__)
 
 KEEP_FRAMES = 16          # frames kept for pairing with their results (more than can be in flight)
-MAX_IN_FLIGHT = 1         # frames in the chain at once: the newest frame waits at the source
+MAX_IN_FLIGHT = 1
 
 # Worker states shown in the status bar.
 LOADING, OPENING, PLAYING, PAUSED, ENDED, FAILED, STOPPED = (
@@ -354,28 +354,21 @@ class AnalysisWorker(QThread):
 
     def _stream(self, gate: FrameGate, segmentation, method, method_name: str) -> None:
         import fast
-        from pipelines.fast_bridge import FrameStreamer, Sink, is_end_marker
-        from pipelines.preprocess import Preprocess
-        from pipelines.quality import RegionalQuality
-        from pipelines.regions_stage import DivideMyocardium
-        from pipelines.segmentation import Segment
+        from pipelines.fast_bridge import Sink, is_end_marker
+        from pipelines.graph import build
 
-        # pipelines.graph.build's chain without its split-screen stage: the window draws its own
-        # panels, and an unconsumed split-screen input would fill up and stall the stream.
         # One frame in flight: the source (gate or scanner) keeps the newest frame meanwhile.
+        # The chain's split-screen output must be consumed (an unread FAST input fills up and
+        # stalls the stream); the window draws its own panels from the scored regions instead.
         request = self.request
-        frames = FrameStreamer.create(gate, False, MAX_IN_FLIGHT)
-        pre = Preprocess.create().connect(frames)
-        labels = Segment.create(segmentation).connect(0, pre, 0)
-        regions = DivideMyocardium.create(request.view).connect(0, labels, 0).connect(1, pre, 1)
-        scores = RegionalQuality.create(method, method_name).connect(0, pre, 0).connect(1, regions, 0)
-        sink = Sink.create(lambda scored: self._on_result(scored, gate, method_name), 1, frames) \
-            .connect(0, scores, 0)
+        pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=MAX_IN_FLIGHT)
+        sink = Sink.create(lambda scored, _split: self._on_result(scored, gate, method_name), 2, pipeline.frames) \
+            .connect(0, pipeline.scores, 0).connect(1, pipeline.split_screen, 0)
         for image in fast.DataStream(sink):
             if is_end_marker(image):
                 break
-        if frames.error and not self._stop.is_set():
-            self._fail(f"{request.source}: {frames.error}")
+        if pipeline.frames.error and not self._stop.is_set():
+            self._fail(f"{request.source}: {pipeline.frames.error}")
 
     def _on_result(self, scored, gate: FrameGate, method_name: str) -> None:
         """Sink callback (worker thread): pair the result with its frame, colour it, send it to the UI."""

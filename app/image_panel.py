@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
@@ -43,13 +44,27 @@ class ImagePanel(QWidget):
         self.message = ""
         self.message_colour = QColor(255, 200, 80)
         self.dimmed = False
+        self._scaled: tuple[tuple[int, int], np.ndarray, QImage] | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 200)
 
     def set_image(self, array: np.ndarray | None) -> None:
         self._array = None if array is None else np.ascontiguousarray(array, dtype=np.uint8)
         self._image = None if self._array is None else to_qimage(self._array)
+        self._scaled = None
         self.update()
+
+    def _display_image(self, target: QRectF) -> tuple[QImage, QRectF]:
+        """The image resized to the drawn size (OpenCV, once per frame and size: a plain blit for Qt)."""
+        w, h = max(1, round(target.width())), max(1, round(target.height()))
+        if self._scaled is None or self._scaled[0] != (w, h):
+            if (w, h) == (self._array.shape[1], self._array.shape[0]):
+                array = self._array
+            else:
+                interpolation = cv2.INTER_AREA if w < self._array.shape[1] else cv2.INTER_LINEAR
+                array = np.ascontiguousarray(cv2.resize(self._array, (w, h), interpolation=interpolation))
+            self._scaled = ((w, h), array, to_qimage(array))
+        return self._scaled[2], QRectF(round(target.left()), round(target.top()), w, h)
 
     def has_image(self) -> bool:
         return self._image is not None
@@ -76,7 +91,8 @@ class ImagePanel(QWidget):
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         target = self.image_rect()
         if self._image is not None:
-            painter.drawImage(target, self._image)
+            image, target = self._display_image(target)
+            painter.drawImage(target.topLeft(), image)
             if self.dimmed:
                 painter.fillRect(target, QColor(0, 0, 0, 140))
             self._draw_corners(painter, target)

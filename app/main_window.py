@@ -352,6 +352,8 @@ class MainWindow(QMainWindow):
         self.global_quality.set_scores(None)
         self.region_scores.set_scores(None)
         self.strip.clear()
+        self._set_stale(False)
+        self.left_panel.set_message("")
         self.source_label.setText(source_title(spec))
         self._start()
 
@@ -470,6 +472,7 @@ class MainWindow(QMainWindow):
         self.last = analysed
         self.frames_shown += 1
         self._last_frame_time = time.monotonic()
+        self._set_stale(False)
         self.left_panel.set_image(frame.image)
         self.right_panel.set_image(analysed.quality_image if analysed.quality_image is not None else frame.image)
         self.right_panel.set_message("" if analysed.error is None else "No analysis for this frame",
@@ -495,6 +498,15 @@ class MainWindow(QMainWindow):
         if analysed.frame.timestamp is not None:
             return time.time() - analysed.frame.timestamp
         return time.perf_counter() - analysed.sent_at if analysed.sent_at else None
+
+    def _set_stale(self, stale: bool) -> None:
+        """Dim the images and read-outs while they no longer show a live image."""
+        if self.left_panel.dimmed != stale:
+            self.left_panel.dimmed = self.right_panel.dimmed = stale
+            self.left_panel.update()
+            self.right_panel.update()
+        self.global_quality.set_stale(stale)
+        self.region_scores.set_stale(stale)
 
     def _update_markers(self) -> None:
         analysed = self.last
@@ -733,10 +745,7 @@ class MainWindow(QMainWindow):
                     self.left_panel.set_message(template[0].format(address=address), template[1])
                 elif not self._failure:
                     self.left_panel.set_message("")
-                dim = scanner in ("disconnected", "frozen")
-                if self.left_panel.dimmed != dim:
-                    self.left_panel.dimmed = self.right_panel.dimmed = dim
-                    self.right_panel.update()
+                self._set_stale(scanner in ("disconnected", "frozen"))
             else:
                 text = state
                 if state == aw.LOADING and not self.left_panel.has_image():

@@ -58,6 +58,7 @@ class GlobalQuality(QWidget):
         super().__init__(parent)
         self.score = float("nan")
         self.valid = 0
+        self.stale = False
         self.setMinimumSize(200, 120)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
 
@@ -70,12 +71,20 @@ class GlobalQuality(QWidget):
             self.score = float(valid.mean()) if valid.size else float("nan")
         self.update()
 
+    def set_stale(self, stale: bool) -> None:
+        """Stale: the figure belongs to an image that is no longer live (scanner lost or frozen)."""
+        if stale != self.stale:
+            self.stale = stale
+            self.update()
+
     def sizeHint(self) -> QSize:
         return QSize(220, 120)
 
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.stale:
+            painter.setOpacity(0.4)
         colour = score_colour(self.score)
         box = QRectF(self.rect()).adjusted(2, 2, -2, -2)
         path = QPainterPath()
@@ -92,8 +101,8 @@ class GlobalQuality(QWidget):
                          format_score(self.score))
         painter.setFont(_font(self, 15, bold=True))
         text = category_name(self.score) if not np.isnan(self.score) else "no valid region"
-        painter.drawText(box.adjusted(18, 0, -8, -8), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
-                         f"{text}  ·  {self.valid}/{N_REGIONS} regions")
+        text = "last image · not live" if self.stale else f"{text}  ·  {self.valid}/{N_REGIONS} regions"
+        painter.drawText(box.adjusted(18, 0, -8, -8), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom, text)
         painter.end()
 
 
@@ -112,6 +121,7 @@ class RegionScores(QWidget):
         super().__init__(parent)
         self.view = "a4c"
         self.scores = np.full(N_REGIONS, np.nan)
+        self.stale = False
         self.setMinimumWidth(200)
         self.setFixedHeight(self.ROW * N_REGIONS + 30)
 
@@ -123,9 +133,16 @@ class RegionScores(QWidget):
         self.scores = np.full(N_REGIONS, np.nan) if scores is None else np.asarray(scores, np.float64)
         self.update()
 
+    def set_stale(self, stale: bool) -> None:
+        if stale != self.stale:
+            self.stale = stale
+            self.update()
+
     def paintEvent(self, event) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.stale:
+            painter.setOpacity(0.4)
         painter.setPen(QColor(170, 175, 185))
         painter.setFont(_font(self, 13, bold=True))
         painter.drawText(QRectF(4, 0, self.width() - 8, 24), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,

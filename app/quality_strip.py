@@ -1,6 +1,7 @@
 """Quality over time: one row per region, coloured by its score over the last seconds."""
 from __future__ import annotations
 
+import time
 from collections import deque
 
 import numpy as np
@@ -14,6 +15,7 @@ from .anatomy import region_labels
 from .quality_colours import category_colour, format_score
 
 MAX_GAP_S = 0.5   # a sample is drawn until the next one, at most this long
+REPAINT_S = 0.1
 
 
 class QualityHistory:
@@ -54,13 +56,10 @@ class QualityHistory:
         times = self.times()
         cats = quality_category(self.scores()[:, region])
         ends = np.append(np.minimum(times[1:], times[:-1] + MAX_GAP_S), times[-1] + 1e-3)
-        out: list[tuple[float, float, int]] = []
-        for start, end, cat in zip(times, ends, cats):
-            if out and out[-1][2] == cat and abs(out[-1][1] - start) < 1e-9:
-                out[-1] = (out[-1][0], end, int(cat))
-            else:
-                out.append((float(start), float(end), int(cat)))
-        return out
+        # a new run starts where the category changes or where a gap cut the previous sample short
+        starts = np.flatnonzero(np.r_[True, (cats[1:] != cats[:-1]) | (ends[:-1] < times[1:])])
+        stops = np.r_[starts[1:], len(times)] - 1
+        return [(float(times[a]), float(ends[b]), int(cats[a])) for a, b in zip(starts, stops)]
 
 
 class QualityStrip(QWidget):
@@ -74,6 +73,7 @@ class QualityStrip(QWidget):
         super().__init__(parent)
         self.history = QualityHistory(seconds)
         self.view = "a4c"
+        self._painted = 0.0
         self.setMinimumHeight(self.ROW_HEIGHT * N_REGIONS + 26)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setToolTip("Regional quality over the last seconds (newest on the right)")
@@ -84,7 +84,10 @@ class QualityStrip(QWidget):
 
     def add(self, time_s: float, scores: np.ndarray) -> None:
         self.history.add(time_s, scores)
-        self.update()
+        now = time.monotonic()
+        if now - self._painted >= REPAINT_S:     # ten repaints a second are plenty for a 10 s strip
+            self._painted = now
+            self.update()
 
     def clear(self) -> None:
         self.history.clear()

@@ -1,0 +1,115 @@
+"""GUI speed on a replayed loop: frames shown per second, latency, UI-thread cost and stalls (median, p95).
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--source FILE] [--seconds 15]
+        [--segmentation NAME_OR_FOLDER] [--method NAME]
+
+Frames/s is what the window showed (files replay in real time, late frames are dropped);
+latency is frame entering the chain → drawn result; "UI handler" is the main-thread time per
+frame; "render" is one full repaint of the split screen; "timer lateness" is how late a 20 ms
+UI timer fires (the responsiveness the user feels).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import fast  # noqa: E402,F401  (before PyQt6)
+import numpy as np  # noqa: E402
+from PyQt6.QtCore import QSettings, QTimer  # noqa: E402
+from PyQt6.QtWidgets import QApplication  # noqa: E402
+
+from app.main_window import MainWindow  # noqa: E402
+from app.theme import apply_dark_theme  # noqa: E402
+
+
+def stats(name: str, values, unit: str) -> None:
+    values = np.asarray(values, np.float64)
+    if values.size == 0:
+        print(f"{name:<22} no samples")
+        return
+    print(f"{name:<22} median {np.median(values):7.1f} {unit}   p95 {np.percentile(values, 95):7.1f} {unit}"
+          f"   (n={values.size})")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default=str(ROOT / "data" / "samples" / "e95_a4c.mp4"))
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--segmentation", default="")
+    parser.add_argument("--method", default="")
+    args = parser.parse_args()
+
+    app = QApplication(sys.argv[:1])
+    apply_dark_theme(app)
+    store = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(args.source, args.method or None, "a4c", args.segmentation, store=store)
+    window.set_loop(True)
+    window.resize(1600, 960)
+    window.show()
+
+    shown, latencies, handler_ms, lateness = [], [], [], []
+    original = window._on_analysed
+
+    def timed(analysed):
+        start = time.perf_counter()
+        original(analysed)
+        end = time.perf_counter()
+        handler_ms.append((end - start) * 1e3)
+        shown.append(end)
+        latencies.append((end - analysed.sent_at) * 1e3)
+
+    window.worker.analysed.disconnect(window._on_analysed)
+    window._on_analysed = timed
+    window.worker.analysed.connect(lambda a: timed(a))
+
+    last_tick = [time.perf_counter()]
+    timer = QTimer()
+    timer.setInterval(20)
+
+    def tick():
+        now = time.perf_counter()
+        lateness.append(max(0.0, (now - last_tick[0]) * 1e3 - 20.0))
+        last_tick[0] = now
+
+    timer.timeout.connect(tick)
+    timer.start()
+
+    deadline = time.perf_counter() + args.warmup + args.seconds
+    while time.perf_counter() < deadline and window.worker is not None and window.worker.state != "failed":
+        app.processEvents()
+        time.sleep(0.002)
+    if window._failure:
+        print(f"error: {window._failure}", file=sys.stderr)
+        window.close()
+        return 1
+    start = deadline - args.seconds
+    keep = [i for i, t in enumerate(shown) if t >= start]
+    times = np.array([shown[i] for i in keep])
+    render = []
+    for _ in range(20):
+        t = time.perf_counter()
+        window.images_area.grab()
+        render.append((time.perf_counter() - t) * 1e3)
+    print(f"source {args.source}, segmentation {args.segmentation or 'default'}, method {window.method}")
+    print(f"frames shown          {len(times) / args.seconds:7.1f} frames/s over {args.seconds:.0f} s "
+          f"(dropped {window.stats.dropped} of {window.stats.dropped + window.stats.shown} so far)")
+    stats("frame interval", np.diff(times) * 1e3, "ms")
+    stats("latency", [latencies[i] for i in keep], "ms")
+    stats("UI handler", [handler_ms[i] for i in keep], "ms")
+    stats("render split screen", render, "ms")
+    stats("timer lateness", lateness[len(lateness) // 5:], "ms")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
