@@ -223,6 +223,7 @@ class AnalysisWorker(QThread):
         self.error: str | None = None
         self._stop = threading.Event()
         self._paused = request.paused
+        self._pending_steps = 0
         self._gate: FrameGate | None = None
         self._recorder = None
         self._lock = threading.Lock()
@@ -237,29 +238,40 @@ class AnalysisWorker(QThread):
         if gate is not None:
             gate.stop()
         if source is not None and hasattr(source, "close"):
-            try:
-                source.close()
-            except Exception:   # closing must never raise into the UI
-                log.exception("closing %s", self.request.source)
+            # a live source may take seconds to close (a connect in progress): never on the caller's thread
+            threading.Thread(target=self._close_source, args=(source,), daemon=True, name="close source").start()
+
+    def _close_source(self, source) -> None:
+        try:
+            source.close()
+        except Exception:   # closing must never raise into the UI
+            log.exception("closing %s", self.request.source)
 
     def pause(self) -> None:
-        self._paused = True
-        if self._gate is not None:
-            self._gate.pause()
+        with self._lock:
+            self._paused = True
+            if self._gate is not None:
+                self._gate.pause()
         if self.state == PLAYING:
             self._set_state(PAUSED)
 
     def play(self) -> None:
-        self._paused = False
-        if self._gate is not None:
-            self._gate.play()
+        with self._lock:
+            self._paused = False
+            self._pending_steps = 0
+            if self._gate is not None:
+                self._gate.play()
         if self.state == PAUSED:
             self._set_state(PLAYING)
 
     def step(self) -> None:
+        """One frame (pauses); before the source is open, the step waits for it."""
         self.pause()
-        if self._gate is not None:
-            self._gate.step()
+        with self._lock:
+            if self._gate is not None:
+                self._gate.step()
+            else:
+                self._pending_steps += 1
 
     def set_loop(self, loop: bool) -> None:
         if self.source is not None and hasattr(self.source, "loop"):
@@ -334,9 +346,11 @@ class AnalysisWorker(QThread):
             return
         self.n_frames = getattr(source, "n_frames", None)
         self.fps = getattr(source, "fps", None)
-        gate = FrameGate(source, None if self.live else self.fps, self._paused, request.start_frame,
-                         on_frame=self._record_frame)
         with self._lock:
+            gate = FrameGate(source, None if self.live else self.fps, self._paused, request.start_frame,
+                             on_frame=self._record_frame)
+            for _ in range(self._pending_steps):
+                gate.step()
             self.source, self._gate = source, gate
         if self._stop.is_set():
             self.stop()

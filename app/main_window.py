@@ -446,6 +446,8 @@ class MainWindow(QMainWindow):
             start = self.last.frame.index + (0 if paused else 1)
         self._failure = ""
         self._start(start, paused)
+        if paused and start and self.worker is not None:
+            self.worker.step()          # paused: show the same frame analysed with the new settings
 
     def _on_state(self, state: str) -> None:
         if self.sender() is not self.worker:

@@ -276,8 +276,15 @@ def test_keyboard_shortcuts(qtbot, make_window):
     shown = window.show_scores
     qtbot.keyClick(window, Qt.Key.Key_S)
     assert window.show_scores != shown and window.act_scores.isChecked() == window.show_scores
+    index = window.last.frame.index
     qtbot.keyClick(window, Qt.Key.Key_2)
     assert window.view == "a2c"
+    qtbot.waitUntil(lambda: window.last.result.view == "a2c", timeout=WAIT_MS)   # paused: same frame, new view
+    assert window.last.frame.index == index and not window.is_playing()
+    qtbot.keyClick(window, Qt.Key.Key_F11)
+    qtbot.waitUntil(window.isFullScreen, timeout=5000)
+    qtbot.keyClick(window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.isFullScreen(), timeout=5000)
     qtbot.keyClick(window, Qt.Key.Key_Space)
     qtbot.waitUntil(window.is_playing, timeout=5000)
 
@@ -390,6 +397,38 @@ def test_scanner_that_disappears_while_connected(qtbot, make_window):
     qtbot.waitUntil(lambda: window.frames_shown > shown and window.last.frame.source == str(DEMO_LOOP),
                     timeout=WAIT_MS)
     assert window.left_panel.message == ""
+
+
+def test_unreachable_scanner_keeps_the_window_usable(qtbot, make_window):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]                       # nobody listens here
+    window = make_window(f"igtl://127.0.0.1:{port}")
+    qtbot.waitUntil(lambda: "Connecting to the scanner" in window.left_panel.message, timeout=WAIT_MS)
+    assert window.frames_shown == 0 and window.status_state.text().startswith("scanner: connecting")
+    window.open_source(str(DEMO_LOOP))
+    qtbot.waitUntil(lambda: window.frames_shown > 0, timeout=WAIT_MS)
+    assert window.left_panel.message == ""
+
+
+def test_recording_is_on_disk_before_it_is_closed(qtbot, tmp_path):
+    from app.recorder import Recorder
+    from pipelines.types import FrameResult
+    recorder = Recorder(tmp_path / "rec", "test", 30.0, "a4c", "gcnr")
+    try:
+        for frame in _frames(5):
+            recorder.add_frame(frame)
+            recorder.add_result(FrameResult(frame, scores=np.linspace(1, 5, N_REGIONS), method="gcnr"))
+
+        def on_disk() -> bool:
+            rows = (tmp_path / "rec" / "results.csv").read_text().splitlines()
+            return len(rows) == 6 and len(list((tmp_path / "rec" / "frames").glob("*.mhd"))) == 5
+        qtbot.waitUntil(on_disk, timeout=10_000)        # a crash now would lose nothing
+        frames = list(read_recording(Path(recording_source(tmp_path / "rec"))).frames)
+        assert [int(f.image[0, 0]) for f in frames] == [0, 1, 2, 3, 4]
+    finally:
+        recorder.close()
 
 
 # ---------------------------------------------------------------------------- the command line
