@@ -1,4 +1,9 @@
-"""ONNX inference sessions: one small interface over the available backends."""
+"""ONNX inference sessions: one small interface over the available backends.
+
+Backends: onnxruntime on CPU, onnxruntime with the CUDA provider (only asked for when a GPU is present),
+and FAST's OpenVINO inference engine on CPU. `open_session(path, "auto")` picks the fastest available:
+CUDA when a GPU is present, else the CPU engine measured fastest for our models (see AUTO_CPU_ORDER).
+"""
 from __future__ import annotations
 
 import logging
@@ -8,7 +13,12 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "onnxruntime-cpu", "onnxruntime-cuda")
+BACKENDS = ("auto", "onnxruntime-cpu", "onnxruntime-cuda", "openvino")
+
+# CPU engines in the order 'auto' tries them (benchmarks/bench_segmentation.py measures them on this machine).
+AUTO_CPU_ORDER = ("openvino", "onnxruntime-cpu")
+
+Shape = tuple  # entries: int, or str / None for a free dimension
 
 
 class ModelError(Exception):
@@ -20,16 +30,69 @@ def gpu_present() -> bool:
     return Path("/dev/nvidia0").exists() or Path("/proc/driver/nvidia/gpus").exists()
 
 
+def cuda_available() -> bool:
+    """True when a GPU is present and onnxruntime has its CUDA provider."""
+    if not gpu_present():
+        return False
+    import onnxruntime as ort
+
+    return "CUDAExecutionProvider" in ort.get_available_providers()
+
+
+def openvino_available() -> bool:
+    """True when FAST (pyfast) is importable and lists its OpenVINO inference engine."""
+    try:
+        import fast
+    except Exception:  # pyfast missing or failing to load its libraries
+        return False
+    try:
+        return "OpenVINO" in tuple(fast.InferenceEngineManager.getEngineList())
+    except Exception:
+        return False
+
+
+def available_backends() -> tuple[str, ...]:
+    """The concrete backends that can run on this machine, fastest first."""
+    found = ["onnxruntime-cuda"] if cuda_available() else []
+    for name in AUTO_CPU_ORDER:
+        if name == "openvino" and not openvino_available():
+            continue
+        found.append(name)
+    return tuple(found)
+
+
+def onnx_io_shapes(model_path: str | Path) -> tuple[list[tuple[str, Shape]], list[tuple[str, Shape]]]:
+    """(name, shape) of the graph inputs and outputs of an ONNX file; free dimensions are names or None."""
+    import onnx
+
+    try:
+        graph = onnx.load(str(model_path), load_external_data=False).graph
+    except Exception as error:
+        raise ModelError(f"{model_path}: cannot read ONNX model ({error})") from None
+    initialisers = {init.name for init in graph.initializer}
+
+    def shape_of(value) -> Shape:
+        dims = value.type.tensor_type.shape.dim
+        return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims)
+
+    inputs = [(v.name, shape_of(v)) for v in graph.input if v.name not in initialisers]
+    outputs = [(v.name, shape_of(v)) for v in graph.output]
+    return inputs, outputs
+
+
 class OnnxSession:
     """An onnxruntime session with a single input; `run` returns every output."""
 
     def __init__(self, model_path: str | Path, backend: str = "auto", threads: int = 0):
         import onnxruntime as ort
 
-        if backend not in BACKENDS:
-            raise ModelError(f"{model_path}: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-        use_cuda = backend == "onnxruntime-cuda" or (
-            backend == "auto" and gpu_present() and "CUDAExecutionProvider" in ort.get_available_providers())
+        if backend not in ("auto", "onnxruntime-cpu", "onnxruntime-cuda"):
+            raise ModelError(f"{model_path}: backend {backend!r} is not an onnxruntime backend")
+        use_cuda = backend == "onnxruntime-cuda" or (backend == "auto" and cuda_available())
+        if backend == "onnxruntime-cuda" and not gpu_present():
+            raise ModelError(f"{model_path}: onnxruntime-cuda asked for, but no NVIDIA GPU is present")
+        if use_cuda and "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise ModelError(f"{model_path}: onnxruntime-cuda asked for, but onnxruntime has no CUDA provider")
         providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else ["CPUExecutionProvider"]
         options = ort.SessionOptions()
         options.log_severity_level = 3
@@ -39,6 +102,12 @@ class OnnxSession:
             self._session = ort.InferenceSession(str(model_path), options, providers=providers)
         except Exception as error:  # onnxruntime raises several unrelated types
             raise ModelError(f"{model_path}: cannot open ONNX model ({error})") from None
+        if use_cuda and "CUDAExecutionProvider" not in self._session.get_providers():
+            if backend == "onnxruntime-cuda":
+                raise ModelError(f"{model_path}: onnxruntime-cuda asked for, but the CUDA provider did not start "
+                                 "(no usable GPU or CUDA libraries)")
+            log.warning("%s: CUDA provider did not start; running on CPU", model_path)
+            use_cuda = False
         inputs = self._session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"{model_path}: expected one input, found {len(inputs)}")
@@ -54,9 +123,68 @@ class OnnxSession:
         return self._session.run(None, {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
 
 
-def open_session(model_path: str | Path, backend: str = "auto") -> OnnxSession:
-    """Open an ONNX model on the requested backend ('auto' picks CUDA only when a GPU is present)."""
+class OpenVinoSession:
+    """FAST's OpenVINO inference engine on the CPU, with OnnxSession's interface."""
+
+    def __init__(self, model_path: str | Path):
+        inputs, outputs = onnx_io_shapes(model_path)
+        if len(inputs) != 1:
+            raise ModelError(f"{model_path}: expected one input, found {len(inputs)}")
+        try:
+            import fast
+
+            engine = fast.InferenceEngineManager.loadEngine("OpenVINO")
+            engine.setDeviceType(fast.InferenceDeviceType_CPU)
+            engine.setFilename(str(model_path))
+            engine.load()
+        except Exception as error:  # FAST raises RuntimeError or SWIG errors
+            raise ModelError(f"{model_path}: FAST's OpenVINO engine cannot open the model ({error})") from None
+        self._fast = fast
+        self._engine = engine
+        self.input_name, self.input_shape = inputs[0]
+        self.output_names = [name for name, _ in outputs]
+        self.output_shapes = [shape for _, shape in outputs]
+        self.backend = "openvino"
+        self.path = Path(model_path)
+        log.info("%s: %s, input %s, outputs %s", self.path.name, self.backend, self.input_shape, self.output_shapes)
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Run the model on a float32 batch shaped like its input."""
+        tensor = self._fast.Tensor.createFromArray(np.ascontiguousarray(batch, dtype=np.float32))
+        try:
+            self._engine.setInputData(self.input_name, tensor)
+            self._engine.run()
+            return [np.array(self._engine.getOutputData(name), copy=True) for name in self.output_names]
+        except Exception as error:
+            raise ModelError(f"{self.path}: OpenVINO cannot run a batch of shape {batch.shape} ({error})") from None
+
+
+Session = OnnxSession | OpenVinoSession
+
+
+def open_session(model_path: str | Path, backend: str = "auto") -> Session:
+    """Open an ONNX model on the requested backend ('auto': CUDA when a GPU is present, else the fastest CPU engine)."""
     path = Path(model_path)
+    if backend not in BACKENDS:
+        raise ModelError(f"{path}: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
-    return OnnxSession(path, backend)
+    if backend == "openvino":
+        if not openvino_available():
+            raise ModelError(f"{path}: backend 'openvino' needs pyfast with its OpenVINO engine, which is not available")
+        return OpenVinoSession(path)
+    if backend != "auto":
+        return OnnxSession(path, backend)
+    if cuda_available():
+        return OnnxSession(path, "onnxruntime-cuda")
+    for name in AUTO_CPU_ORDER:
+        if name == "openvino":
+            if not openvino_available():
+                continue
+            try:
+                return OpenVinoSession(path)
+            except ModelError as error:
+                log.warning("%s; falling back to onnxruntime", error)
+                continue
+        return OnnxSession(path, "onnxruntime-cpu")
+    return OnnxSession(path, "onnxruntime-cpu")

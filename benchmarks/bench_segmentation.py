@@ -1,0 +1,119 @@
+"""Segmentation speed per backend through the app's inference path (median and p95 ms per frame).
+
+    .venv/bin/python benchmarks/bench_segmentation.py [--model NAME_OR_FOLDER] [--frames 200] [--json OUT]
+
+Frames are the real E95 demo loop, resized as the app does; each timing covers
+`SegmentationModel.predict` on one (1, 1, 256, 256) frame: input checks, inference and argmax.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import fast  # noqa: E402,F401  (FAST before anything that may load Qt)
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pipelines.inference import ModelError, available_backends  # noqa: E402
+from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
+
+DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"
+
+
+def loop_frames(path: Path = DEMO_LOOP, size: int = 256) -> np.ndarray:
+    """(N, 1, size, size) float32 raw frames of a video, gray and resized whole with INTER_AREA."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        frames.append(cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA))
+    capture.release()
+    if not frames:
+        raise SystemExit(f"{path}: no frames could be read")
+    return np.stack(frames)[:, None].astype(np.float32)
+
+
+def time_predict(model, frames: np.ndarray, repeats: int, warmup: int = 20) -> dict[str, float]:
+    """Median and p95 milliseconds of model.predict on single frames, cycling through `frames`."""
+    for i in range(warmup):
+        model.predict(frames[i % len(frames)][None])
+    times = []
+    for i in range(repeats):
+        batch = frames[i % len(frames)][None]
+        start = time.perf_counter()
+        model.predict(batch)
+        times.append((time.perf_counter() - start) * 1000.0)
+    t = np.asarray(times)
+    return {"median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "frames": int(repeats)}
+
+
+def machine_description() -> str:
+    """CPU model and core count, with the inference library versions."""
+    import os
+    import platform
+
+    import onnxruntime
+
+    cpu = platform.processor() or "CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}, {os.cpu_count()} cores; onnxruntime {onnxruntime.__version__}, "
+            f"FAST {getattr(fast, '__version__', '4.18')}")
+
+
+def benchmark(model_name: str, repeats: int, backends: tuple[str, ...] | None = None) -> dict[str, dict]:
+    """Timings of every available (or given) backend for one model."""
+    frames = loop_frames()
+    results = {}
+    for backend in backends or available_backends():
+        try:
+            model = load_segmentation_model(model_name, backend)
+        except ModelError as error:
+            results[backend] = {"error": str(error)}
+            continue
+        results[backend] = time_predict(model, frames, repeats)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=DEFAULT_SEGMENTATION, help="model name under models/ or a model folder")
+    parser.add_argument("--frames", type=int, default=300, help="timed single-frame calls per backend")
+    parser.add_argument("--backend", action="append", help="only this backend (repeatable)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        results = benchmark(args.model, args.frames, tuple(args.backend) if args.backend else None)
+    except ModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"segmentation model {args.model}, one 256x256 frame per call, {args.frames} calls; {machine_description()}")
+    for backend, r in results.items():
+        if "error" in r:
+            print(f"  {backend:16s} unavailable: {r['error']}")
+        else:
+            print(f"  {backend:16s} median {r['median_ms']:6.2f} ms   p95 {r['p95_ms']:6.2f} ms")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"model": args.model, "machine": machine_description(),
+                                               "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
