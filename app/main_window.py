@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 METHOD_TITLES = {"gcnr": "gCNR", "cnr": "CNR", "cr": "Contrast ratio", "intensity": "Intensity",
                  "pmax": "Pmax (paper's gCNR)", "e2e": "End-to-end network"}
 STATUS_INTERVAL_MS = 250
+COMPACT_TOOLBAR_WIDTH = 1500    # narrower windows get an icon-only toolbar
 HEADLESS_IDLE_S = 60.0          # headless runs give up after this long without a new frame
 SCANNER_MESSAGES = {
     "connecting": ("Connecting to the scanner at {address}…", QColor(255, 200, 80)),
@@ -828,6 +829,14 @@ class MainWindow(QMainWindow):
         for worker in list(self._workers):
             worker.wait(max(1, int((deadline - time.monotonic()) * 1000)))
         self.wait_for_recordings(timeout_s)
+
+    def resizeEvent(self, event) -> None:
+        """Icons only on narrow screens (the tooltips keep the names and shortcuts)."""
+        super().resizeEvent(event)
+        style = (Qt.ToolButtonStyle.ToolButtonTextBesideIcon if self.width() >= COMPACT_TOOLBAR_WIDTH
+                 else Qt.ToolButtonStyle.ToolButtonIconOnly)
+        if self.toolbar.toolButtonStyle() != style:
+            self.toolbar.setToolButtonStyle(style)
 
     def closeEvent(self, event) -> None:
         if not self.headless:
