@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, 
                              QWidget)
 
 from pipelines.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
-from pipelines.types import N_REGIONS, VIEWS
+from pipelines.types import VIEWS
 
 from . import analysis_worker as aw
 from .anatomy import VIEW_SHORT, VIEW_TITLES, wall_names
