@@ -71,7 +71,8 @@ class RegionalQuality(Stage):
                         method=self.method_name),)
 
 
-DEFAULT_METHOD = "gcnr"  # the end-to-end model becomes the default once it is trained (issue 5)
+DEFAULT_METHOD = "e2e"
+DEFAULT_QUALITY_MODEL = "regional_quality_mnv2"  # models/<name>/ used by 'e2e' (training/quality, issue 5)
 
 
 def resolve_method(name: str, backend: str = "auto") -> tuple[QualityMethod, str]:
@@ -80,5 +81,5 @@ def resolve_method(name: str, backend: str = "auto") -> tuple[QualityMethod, str
     if name in PIXEL_METRIC_METHODS:
         return pixel_metric_method(name), name
     from .model_registry import load_quality_model
-    model = load_quality_model("" if name == "e2e" else name, backend)
+    model = load_quality_model(DEFAULT_QUALITY_MODEL if name == "e2e" else name, backend)
     return model_method(model), "e2e" if name == "e2e" else model.name

@@ -1,0 +1,280 @@
+"""Regional degradation generator: physically plausible, controlled loss of image quality per region.
+
+A clean frame (network size, 256x256) with its eight regions (pipelines.regions) is degraded with a random
+set of operations, each confined by a soft weight map W (0..1) and given a severity in quality categories:
+
+- shadow: attenuation along the scan lines of a wedge from the transducer (rib shadow) or from just above
+  a region (dropout), down to a noise floor; severity = attenuation_dB / 8 (32 dB: not visible).
+- clutter: near-field clutter / haze: additive speckle-textured echoes filling the blood pool, elongated
+  laterally; severity = 3.5 x clutter level relative to the tissue level.
+- contrast: tissue brightness pulled towards the blood level (tissue/blood contrast reduced); severity = 4 k.
+- blur: lateral blur across the beam (line kernel perpendicular to the scan line); at most 1.5 categories.
+- noise: additive speckle-like noise; at most 1.5 categories.
+
+A region's label is its base quality minus the severities weighted by the mean of W over the region's pixels,
+clipped to 1..5. Changes of overall gain, gamma and dynamic range (`invariance_augment`) never change labels;
+mirroring swaps left and right labels (`MIRROR_ORDER`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipelines.pixel_metrics import regional_metrics
+from pipelines.regions import Regions, divide_myocardium
+from pipelines.sector import sector_mask
+from pipelines.types import LV, MYO, N_REGIONS
+
+SIZE = 256
+# Output index after a horizontal mirror: image left and right swap (canonical order of REGION_NAMES).
+MIRROR_ORDER = np.array([5, 4, 3, 2, 1, 0, 7, 6])
+OPERATIONS = ("shadow", "clutter", "contrast", "blur", "noise")
+SHADOW_DB_PER_CATEGORY = 8.0
+MAX_SEVERITY = {"shadow": 4.0, "clutter": 4.0, "contrast": 3.4, "blur": 1.5, "noise": 1.5}
+
+
+@dataclass
+class FrameGeometry:
+    """A clean frame at network size with what the generator needs about it."""
+    name: str
+    image: np.ndarray          # (256, 256) uint8
+    region_map: np.ndarray     # (256, 256) uint8, 0 none, 1..8
+    valid: np.ndarray          # (8,) bool
+    sector: np.ndarray         # (256, 256) bool
+    theta: np.ndarray          # (256, 256) float32 beam angle of each pixel from the transducer (rad, 0 = down)
+    radius: np.ndarray         # (256, 256) float32 distance from the transducer (pixels)
+    region_theta: np.ndarray   # (8, 2) angle range of each region
+    region_radius: np.ndarray  # (8, 2) depth range of each region
+    tissue_level: float        # median grey level of the MYO
+    blood_level: float         # median grey level of the LV lumen
+    base_quality: np.ndarray   # (8,) estimated quality of the clean frame (1..5)
+    gcnr: np.ndarray           # (8,) gCNR of each region against the LV lumen on the clean frame (proxy)
+
+
+def transducer_position(sector: np.ndarray) -> tuple[float, float]:
+    """(y, x) of the fan's apex: intersection of lines fitted to the sector's left and right edges."""
+    rows = np.flatnonzero(sector.any(axis=1))
+    if rows.size < 10:
+        return (0.0, sector.shape[1] / 2)
+    top = rows[0]
+    ys = rows[(rows > top + 3) & (rows < top + 0.5 * (rows[-1] - top))]
+    if ys.size >= 5:
+        left = np.array([np.argmax(sector[y]) for y in ys], np.float64)
+        right = np.array([sector.shape[1] - 1 - np.argmax(sector[y, ::-1]) for y in ys], np.float64)
+        al, bl = np.polyfit(ys, left, 1)
+        ar, br = np.polyfit(ys, right, 1)
+        if abs(al - ar) > 0.2:
+            y0 = (br - bl) / (al - ar)
+            if -SIZE < y0 <= top + 2:
+                return (float(y0), float(al * y0 + bl))
+    xs = np.flatnonzero(sector[top])
+    return (float(top), float(xs.mean()))
+
+
+def prepare_frame(name: str, image: np.ndarray, labels: np.ndarray, view: str = "a4c",
+                  base_quality: np.ndarray | None = None) -> FrameGeometry | None:
+    """FrameGeometry of a clean frame and its label map (any size; resized to 256); None without regions."""
+    img = cv2.resize(image, (SIZE, SIZE), interpolation=cv2.INTER_AREA) if image.shape != (SIZE, SIZE) else image
+    lab = cv2.resize(labels, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST) if labels.shape != (SIZE, SIZE) else labels
+    sector = sector_mask(img)
+    regions: Regions = divide_myocardium(lab, None, sector, view)
+    if not regions.valid.any():
+        return None
+    ay, ax = transducer_position(sector)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
+    theta = np.arctan2(xx - ax, yy - ay).astype(np.float32)
+    radius = np.hypot(xx - ax, yy - ay).astype(np.float32)
+    rt, rr = np.full((N_REGIONS, 2), np.nan), np.full((N_REGIONS, 2), np.nan)
+    for k in range(N_REGIONS):
+        m = regions.region_map == k + 1
+        if m.any():
+            rt[k] = theta[m].min(), theta[m].max()
+            rr[k] = radius[m].min(), radius[m].max()
+    myo, lumen = lab == MYO, regions.lv_lumen if regions.lv_lumen.any() else lab == LV
+    tissue = float(np.median(img[myo])) if myo.any() else 100.0
+    blood = float(np.median(img[lumen])) if lumen.any() else 10.0
+    q = np.full(N_REGIONS, 4.0) if base_quality is None else np.asarray(base_quality, np.float64)
+    gcnr = regional_metrics(img, regions, sector)["gcnr"]
+    return FrameGeometry(name, img, regions.region_map, regions.valid.copy(), sector, theta, radius, rt, rr,
+                         max(tissue, blood + 5.0), blood, q, gcnr)
+
+
+def _ramp(x: np.ndarray, soft: float) -> np.ndarray:
+    """Soft step 0..1 of x (> 0 inside), width `soft`."""
+    return np.clip(x / max(soft, 1e-3) + 0.5, 0.0, 1.0)
+
+
+def speckle_texture(rng: np.random.Generator, lateral: float = 2.5) -> np.ndarray:
+    """Speckle-like texture (256, 256) float32 with mean 1, grains elongated laterally."""
+    z = rng.standard_normal((2, SIZE, SIZE)).astype(np.float32)
+    k = (int(2 * round(lateral * 1.5) + 1), 3)
+    z = np.stack([cv2.GaussianBlur(c, k, sigmaX=lateral, sigmaY=0.7) for c in z])
+    env = np.hypot(z[0], z[1])
+    return env / max(float(env.mean()), 1e-6)
+
+
+def wedge(g: FrameGeometry, region: int, rng: np.random.Generator, from_transducer: bool) -> np.ndarray:
+    """Weight map of scan lines through a region: from the transducer (shadow) or around the region (dropout)."""
+    t0, t1 = g.region_theta[region]
+    r0, r1 = g.region_radius[region]
+    centre = (t0 + t1) / 2 + rng.normal(0, 0.25) * (t1 - t0)
+    half = max((t1 - t0) / 2 * rng.uniform(0.6, 1.6), 0.03)
+    soft = half * rng.uniform(0.2, 0.8)
+    w = _ramp(half - np.abs(g.theta - centre), soft)
+    if from_transducer:
+        start = rng.uniform(0, r0)
+        w = w * _ramp(g.radius - start, rng.uniform(5, 20))
+    else:
+        margin = rng.uniform(0, 15)
+        w = w * _ramp(g.radius - (r0 - margin), 8) * _ramp((r1 + margin) - g.radius, 8)
+    return w.astype(np.float32)
+
+
+def blob(g: FrameGeometry, region: int, rng: np.random.Generator) -> np.ndarray:
+    """Weight map around a region: 1 on it, fading over a random 10-40 px."""
+    m = (g.region_map != region + 1).astype(np.uint8)
+    dist = cv2.distanceTransform(m, cv2.DIST_L2, 3)
+    reach = rng.uniform(10, 40)
+    return np.clip(1 - dist / reach, 0, 1).astype(np.float32) ** rng.uniform(0.5, 1.5)
+
+
+def near_field(g: FrameGeometry, rng: np.random.Generator) -> np.ndarray:
+    """Weight map of near-field clutter: strong at the transducer, fading with depth."""
+    depth = rng.uniform(40, 130)
+    return np.clip(1 - g.radius / depth, 0, 1).astype(np.float32) ** rng.uniform(0.5, 1.5)
+
+
+def global_field(g: FrameGeometry, rng: np.random.Generator) -> np.ndarray:
+    """Weight map over the whole sector, smoothly uneven (0.5..1)."""
+    field = cv2.resize(rng.uniform(0.5, 1.0, (4, 4)).astype(np.float32), (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
+    return np.clip(field, 0, 1)
+
+
+def apply_operation(img: np.ndarray, op: str, w: np.ndarray, amount: float, g: FrameGeometry,
+                    rng: np.random.Generator, beam_angle: float = 0.0) -> tuple[np.ndarray, float]:
+    """(degraded float image, severity in categories) of one operation of strength amount (0..1)."""
+    ww = w * g.sector
+    if op == "shadow":
+        db = 32.0 * amount
+        factor = 10 ** (-db * ww / 20)
+        floor = rng.uniform(1, 8) * speckle_texture(rng, 1.5)
+        out = img * factor + floor * ww * (1 - factor)
+        return out, db / SHADOW_DB_PER_CATEGORY
+    if op == "clutter":
+        level = 1.15 * amount
+        tex = speckle_texture(rng, rng.uniform(2, 5))
+        room = np.clip(1 - img / (1.5 * g.tissue_level), 0, 1)          # haze fills the dark blood pool
+        return img + level * g.tissue_level * tex * ww * room, min(4.0, 3.5 * level)
+    if op == "contrast":
+        k = 0.85 * amount
+        base = g.blood_level
+        return np.where(img > base, base + (img - base) * (1 - k * ww), img), 4.0 * k
+    if op == "blur":
+        length = 1 + 14 * amount
+        kernel = np.zeros((31, 31), np.float32)
+        c, d = 15, np.array([math.cos(beam_angle), -math.sin(beam_angle)])   # across the beam (x, y)
+        for t in np.linspace(-length / 2, length / 2, int(2 * length) + 1):
+            weight = math.exp(-0.5 * (t / (length / 4)) ** 2)
+            x, y = int(round(c + t * d[0])), int(round(c + t * d[1]))
+            kernel[y, x] += weight
+        blurred = cv2.filter2D(img, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REFLECT)
+        return img * (1 - ww) + blurred * ww, MAX_SEVERITY["blur"] * amount
+    if op == "noise":
+        sigma = 0.5 * amount
+        tex = speckle_texture(rng, 1.5)
+        return np.maximum(img + sigma * g.tissue_level * (tex - 1) * ww, 0), MAX_SEVERITY["noise"] * amount
+    raise ValueError(f"unknown degradation {op!r}")
+
+
+def region_means(g: FrameGeometry, w: np.ndarray) -> np.ndarray:
+    """Mean weight over each region's pixels (8,), 0 for empty regions."""
+    counts = np.bincount(g.region_map.ravel(), minlength=N_REGIONS + 1)[1:]
+    sums = np.bincount(g.region_map.ravel(), weights=(w * g.sector).ravel(), minlength=N_REGIONS + 1)[1:]
+    return np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+
+
+def degrade(g: FrameGeometry, rng: np.random.Generator, p_clean: float = 0.12,
+            p_global: float = 0.25) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(degraded uint8 image, labels (8,) float 1..5, description) of one random degradation of a frame."""
+    img = g.image.astype(np.float32)
+    drop = np.zeros(N_REGIONS)
+    what: list[str] = []
+    valid_idx = np.flatnonzero(g.valid)
+    if rng.random() >= p_clean:
+        n_ops = int(rng.choice([1, 1, 2, 2, 3]))
+        for _ in range(n_ops):
+            region = int(rng.choice(valid_idx))
+            op = str(rng.choice(OPERATIONS, p=[0.3, 0.25, 0.2, 0.12, 0.13]))
+            if op == "shadow":
+                w = wedge(g, region, rng, from_transducer=rng.random() < 0.5)
+            elif op == "clutter" and rng.random() < 0.4:
+                w = near_field(g, rng)
+            else:
+                w = blob(g, region, rng)
+            angle = float(np.nanmean(g.region_theta[region]))
+            img, severity = apply_operation(img, op, w, rng.uniform(0.1, 1.0) ** 0.8, g, rng, angle)
+            drop += severity * region_means(g, w)
+            what.append(f"{op}@{region}")
+        if rng.random() < p_global:
+            op = str(rng.choice(("clutter", "contrast", "noise", "blur")))
+            w = global_field(g, rng)
+            img, severity = apply_operation(img, op, w, rng.uniform(0.05, 0.6), g, rng, 0.0)
+            drop += severity * region_means(g, w)
+            what.append(f"{op}@all")
+    labels = np.clip(g.base_quality - drop, 1.0, 5.0)
+    return np.clip(img, 0, 255).astype(np.uint8), labels.astype(np.float32), what
+
+
+def invariance_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Overall gain (x0.75..1.3), gamma (0.7..1.4) and dynamic-range changes: quality labels stay the same."""
+    x = image.astype(np.float32) / 255.0
+    if rng.random() < 0.5:
+        x = x ** rng.uniform(0.7, 1.4)
+    if rng.random() < 0.3:
+        k = rng.uniform(1, 8)                           # log compression (dynamic range)
+        x = np.log1p(k * x) / math.log1p(k) if rng.random() < 0.5 else np.expm1(x * math.log1p(k)) / k
+    if rng.random() < 0.8:
+        x = x * rng.uniform(0.75, 1.3)
+    return np.clip(x * 255.0, 0, 255).astype(np.uint8)
+
+
+def geometric_augment(image: np.ndarray, labels: np.ndarray, valid: np.ndarray, rng: np.random.Generator,
+                      p: float = 0.5, region_map: np.ndarray | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """The paper's augmentations (each with probability p): rotation +-30 deg, mirroring (labels mirrored),
+    gamma 0.9-1.1, scaling 0.85-1.15. (image, labels, valid, region map moved along or None)."""
+    labels, valid = labels.copy(), valid.copy()
+    if rng.random() < p:
+        image = image[:, ::-1]
+        labels, valid = labels[MIRROR_ORDER], valid[MIRROR_ORDER]
+        if region_map is not None:
+            region_map = np.concatenate(([0], MIRROR_ORDER + 1)).astype(np.uint8)[region_map[:, ::-1]]
+    angle = rng.uniform(-30, 30) if rng.random() < p else 0.0
+    scale = rng.uniform(0.85, 1.15) if rng.random() < p else 1.0
+    if angle or scale != 1.0:
+        m = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), angle, scale)
+        image = cv2.warpAffine(np.ascontiguousarray(image), m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
+                               borderValue=0)
+        if region_map is not None:
+            region_map = cv2.warpAffine(np.ascontiguousarray(region_map), m, (SIZE, SIZE),
+                                        flags=cv2.INTER_NEAREST, borderValue=0)
+    if rng.random() < p:
+        image = (255.0 * (image.astype(np.float32) / 255.0) ** rng.uniform(0.9, 1.1)).astype(np.uint8)
+    return (np.ascontiguousarray(image), labels, valid,
+            None if region_map is None else np.ascontiguousarray(region_map))
+
+
+def cell_targets(region_map: np.ndarray, labels: np.ndarray, valid: np.ndarray, cells: int = 8
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Auxiliary targets on a cells x cells grid: (region share of each cell (8, c, c) normalised per region,
+    cell quality (c, c) = region-weighted labels, cell weight (c, c) = share of region pixels)."""
+    k = SIZE // cells
+    onehot = (region_map[None] == np.arange(1, N_REGIONS + 1)[:, None, None]) & valid[:, None, None]
+    counts = onehot.reshape(N_REGIONS, cells, k, cells, k).sum(axis=(2, 4)).astype(np.float32)
+    share = counts / np.maximum(counts.sum(axis=(1, 2), keepdims=True), 1)
+    total = counts.sum(axis=0)
+    quality = (counts * labels[:, None, None]).sum(axis=0) / np.maximum(total, 1)
+    return share, quality.astype(np.float32), (total / (k * k)).astype(np.float32)
