@@ -57,11 +57,11 @@ def test_shadowed_region_scores_lower(model, camus, name, region):
     out, _ = apply_operation(g.image.astype(np.float32), "shadow", w, 1.0, g, rng)
     assert region_means(g, w)[region] > 0.6
     clean, shadowed = model.predict(np.stack([g.image, np.clip(out, 0, 255)])[:, None].astype(np.float32))
-    assert shadowed[region] < clean[region] - 0.75
+    assert shadowed[region] < clean[region] - 1.0
 
 
 def test_gain_and_gamma_change_scores_little(model, camus):
     images = np.stack([_frame(camus, n).image for n in FRAMES]).astype(np.float32)
     base = model.predict(images[:, None])
     for changed in (np.clip(images * 1.2, 0, 255), images * 0.8, 255 * (images / 255) ** 1.1):
-        assert np.abs(model.predict(changed[:, None].astype(np.float32)) - base).mean() < 0.75
+        assert np.abs(model.predict(changed[:, None].astype(np.float32)) - base).mean() < 0.4

@@ -22,6 +22,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, size: int = 256, opset
     torch.onnx.export(model, example[:1], str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                       dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}}, opset_version=opset,
                       do_constant_folding=True, dynamo=False)
+    fix_output_shape(path)
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: example.numpy()})[0]
     with torch.no_grad():
         want = model(example).numpy()
@@ -30,3 +31,14 @@ def export_onnx(model: torch.nn.Module, path: str | Path, size: int = 256, opset
         raise RuntimeError(f"{path}: ONNX scores differ from PyTorch by {error}")
     log.info("%s: exported, max |ONNX - PyTorch| = %.2e", path, error)
     return path
+
+
+def fix_output_shape(path: Path, n_outputs: int = 8) -> None:
+    """Declare the output as (N, n_outputs) in the ONNX file (the exporter leaves the second dim symbolic)."""
+    import onnx
+    model = onnx.load(str(path))
+    dims = model.graph.output[0].type.tensor_type.shape.dim
+    if len(dims) == 2:
+        dims[1].Clear()
+        dims[1].dim_value = n_outputs
+        onnx.save(model, str(path))

@@ -127,3 +127,19 @@ class RegionalQualityNet(MobileNetV2Quality):
 
 def build_regional_model(width: float = 0.5, pre_pool: int = 2) -> RegionalQualityNet:
     return RegionalQualityNet(width=width, pre_pool=pre_pool)
+
+
+class MirrorAveraged(nn.Module):
+    """Test-time mirroring inside the graph: mean of the scores of the frame and of its mirror image
+    (outputs of the mirror image put back in the canonical order, left and right swapped)."""
+
+    MIRROR_ORDER = (5, 4, 3, 2, 1, 0, 7, 6)
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        both = self.model(torch.cat([x, torch.flip(x, dims=[3])], dim=0))
+        n = x.shape[0]
+        return 0.5 * (both[:n] + both[n:][:, list(self.MIRROR_ORDER)])

@@ -27,7 +27,7 @@ from .dataset import load_frames, split_by_patient
 from .degrade import FrameGeometry, cell_targets, degrade, geometric_augment, invariance_augment
 from .evaluate import agreement, degraded_set, fit_bias_correction, predict_all, report
 from .export import export_onnx
-from .model import build_model, build_regional_model, count_parameters
+from .model import MirrorAveraged, build_model, build_regional_model, count_parameters
 
 log = logging.getLogger("train")
 
@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--arch", choices=("regional", "plain"), default="regional",
                    help="regional: MobileNetV2 + region-attention pooling of a quality map (auxiliary region "
                    "targets); plain: MobileNetV2 + global pooling + linear (the paper's head)")
+    p.add_argument("--mirror-tta", action="store_true",
+                   help="export the mean of the frame's and its mirror image's scores (one graph, 2 passes)")
     p.add_argument("--aux-weight", type=float, default=1.0, help="weight of the auxiliary region losses")
     p.add_argument("--width", type=float, default=0.5, help="MobileNetV2 width multiplier")
     p.add_argument("--pre-pool", type=int, default=2, help="area-average the 256x256 input by this factor first")
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("MobileNetV2 width %.2f, %d parameters", args.width, count_parameters(model))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 50) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * s / args.steps))))
+        opt, lambda s: min(1.0, (s + 1) / 50) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * s / max(args.steps, 1)))))
     best, history, start = math.inf, [], time.time()
     for step in range(1, args.steps + 1):
         model.train()
@@ -147,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
             log.info("stopping: --max-minutes reached")
             break
 
-    model.load_state_dict(torch.load(checkpoint))
+    if args.steps > 0:   # --steps 0: only package the --init weights
+        model.load_state_dict(torch.load(checkpoint))
     model = model.to(memory_format=torch.contiguous_format).eval()
+    if args.mirror_tta:
+        model = MirrorAveraged(model).eval()
     raw_val = predict_all(torch_predictor(model), val_images)
     correction = fit_bias_correction(raw_val, val_labels, val_valid)
     out.mkdir(parents=True, exist_ok=True)
