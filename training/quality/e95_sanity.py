@@ -85,7 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--segmentation", default=DEFAULT_SEGMENTATION)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = load_quality_model(args.model, "onnxruntime-cpu")
+    from pipelines.inference import ModelError
+    try:
+        model = load_quality_model(args.model, "onnxruntime-cpu")
+    except ModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     images = read_loop(Path(args.loop))
     scores = loop_scores(model, images)
     result = {"frames": len(images), "mean": dict(zip(REGION_NAMES, np.round(scores.mean(0), 3).tolist())),

@@ -109,7 +109,7 @@ def report(predict: Predict, frames: list[FrameGeometry], per_frame: int = 10, s
 def main(argv: list[str] | None = None) -> int:
     from pipelines.model_registry import load_quality_model
 
-    from .dataset import load_frames, split_by_patient
+    from .dataset import DatasetError, load_frames, split_by_patient
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="quality model name or folder")
     p.add_argument("--data", required=True, help="CAMUS-style folder (images/ + masks/)")
@@ -117,8 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-frame", type=int, default=10)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    model = load_quality_model(args.model, "onnxruntime-cpu")
-    _, _, test = split_by_patient(load_frames(args.data), (0.15, 0.15), args.split_seed)
+    from pipelines.inference import ModelError
+    try:
+        model = load_quality_model(args.model, "onnxruntime-cpu")
+    except ModelError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        _, _, test = split_by_patient(load_frames(args.data), (0.15, 0.15), args.split_seed)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(json.dumps(report(model.predict, test, args.per_frame), indent=1))
     return 0
 

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     __package__ = "training.quality"
 
-from .dataset import load_frames, split_by_patient
+from .dataset import DatasetError, load_frames, split_by_patient
 from .degrade import FrameGeometry, cell_targets, degrade, geometric_augment, invariance_augment
 from .evaluate import agreement, degraded_set, fit_bias_correction, predict_all, report
 from .export import export_onnx
@@ -112,7 +112,11 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = Path(args.checkpoint or Path("training/runs") / f"{out.name}.pt")
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
 
-    frames = load_frames(args.data)
+    try:
+        frames = load_frames(args.data)
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     train, val, test = split_by_patient(frames, (0.15, 0.15), args.seed)
     log.info("frames: %d train, %d validation, %d test (by patient)", len(train), len(val), len(test))
     val_images, val_labels, val_valid = degraded_set(val, 8, args.seed + 1)
