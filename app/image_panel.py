@@ -9,6 +9,8 @@ from PyQt6.QtCore import QPointF, QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
+from .quality_colours import text_colour_on
+
 
 @dataclass
 class Marker:
@@ -136,9 +138,10 @@ class ImagePanel(QWidget):
             box = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
             path = QPainterPath()
             path.addRoundedRect(box, h / 3, h / 3)
-            painter.fillPath(path, QColor(0, 0, 0, 170))
-            painter.setPen(QPen(marker.colour, 1.5))
+            painter.fillPath(path, marker.colour)
+            painter.setPen(QPen(QColor(0, 0, 0, 200), 1.5))
             painter.drawPath(path)
+            painter.setPen(text_colour_on(marker.colour))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, marker.text)
 
     def _draw_centred(self, painter: QPainter, text: str, colour: QColor, size: int, boxed: bool = False) -> None:

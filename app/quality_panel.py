@@ -156,7 +156,7 @@ class RegionScores(QWidget):
             painter.setPen(QColor(225, 228, 232))
             painter.drawText(QRectF(28, y, self.width() - 80, self.ROW),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
-            painter.setPen(colour if not np.isnan(score) else QColor(150, 150, 150))
+            painter.setPen(QColor(240, 242, 245) if not np.isnan(score) else QColor(150, 150, 150))
             painter.drawText(QRectF(self.width() - 56, y, 52, self.ROW),
                              Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                              format_score(score) if not np.isnan(score) else "invalid")

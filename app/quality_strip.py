@@ -119,8 +119,7 @@ class QualityStrip(QWidget):
                     a, b = max(a, x0), min(b, x0 + width)
                     if b > a:
                         painter.fillRect(QRectF(a, y + 1, max(b - a, 1.0), row_h - 2), category_colour(cat))
-            painter.setPen(category_colour(int(quality_category(latest[r]))) if not np.isnan(latest[r])
-                           else QColor(150, 150, 150))
+            painter.setPen(QColor(240, 242, 245) if not np.isnan(latest[r]) else QColor(150, 150, 150))
             painter.drawText(QRectF(x1 + 6, y, self.VALUE_WIDTH, row_h),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, format_score(latest[r]))
         axis_y = top + N_REGIONS * row_h + 2
