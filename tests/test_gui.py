@@ -469,3 +469,12 @@ def test_headless_run_on_a_missing_file_fails_with_one_message(models, tmp_path)
                    "--method", models[1], "--screenshot", str(tmp_path / "x.png"), "--quit-after-frames", "3")
     assert done.returncode == 1
     assert "nothing.mp4" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not (ROOT / "models" / "camus_seg_lite" / "model.onnx").is_file(),
+                    reason="the default segmentation model is not in models/")
+def test_headless_screenshot_with_the_default_models(tmp_path):
+    out = tmp_path / "shot.png"
+    done = _launch("gui", "--screenshot", str(out), "--quit-after-frames", "2")
+    assert done.returncode == 0, done.stderr
+    assert not QImage(str(out)).isNull()
