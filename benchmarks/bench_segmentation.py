@@ -4,11 +4,13 @@
 
 Frames are the real E95 demo loop, resized as the app does; each timing covers
 `SegmentationModel.predict` on one (1, 1, 256, 256) frame: input checks, inference and argmax.
+Backends take turns frame by frame (fair on a shared machine); the load average is printed with the results.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import sys
 import time
@@ -43,23 +45,23 @@ def loop_frames(path: Path = DEMO_LOOP, size: int = 256) -> np.ndarray:
     return np.stack(frames)[:, None].astype(np.float32)
 
 
-def time_predict(model, frames: np.ndarray, repeats: int, warmup: int = 20) -> dict[str, float]:
-    """Median and p95 milliseconds of model.predict on single frames, cycling through `frames`."""
-    for i in range(warmup):
-        model.predict(frames[i % len(frames)][None])
-    times = []
-    for i in range(repeats):
+def time_interleaved(models: dict, frames: np.ndarray, repeats: int, warmup: int = 20) -> dict[str, dict]:
+    """Median and p95 ms of `predict` on single frames per model; the models take turns frame by frame, so a
+    load change on a shared machine hits every backend alike."""
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i in range(warmup + repeats):
         batch = frames[i % len(frames)][None]
-        start = time.perf_counter()
-        model.predict(batch)
-        times.append((time.perf_counter() - start) * 1000.0)
-    t = np.asarray(times)
-    return {"median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "frames": int(repeats)}
+        for name, model in models.items():
+            start = time.perf_counter()
+            model.predict(batch)
+            if i >= warmup:
+                times[name].append((time.perf_counter() - start) * 1000.0)
+    return {name: {"median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "frames": len(t)}
+            for name, t in times.items()}
 
 
 def machine_description() -> str:
     """CPU model and core count, with the inference library versions."""
-    import os
     import platform
 
     import onnxruntime
@@ -72,21 +74,21 @@ def machine_description() -> str:
                 break
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores; onnxruntime {onnxruntime.__version__}, "
-            f"FAST {getattr(fast, '__version__', '4.18')}")
+    return (f"{cpu}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}, shared machine); "
+            f"onnxruntime {onnxruntime.__version__}, FAST {getattr(fast, '__version__', '4.18')}")
 
 
 def benchmark(model_name: str, repeats: int, backends: tuple[str, ...] | None = None) -> dict[str, dict]:
     """Timings of every available (or given) backend for one model."""
     frames = loop_frames()
-    results = {}
+    results: dict[str, dict] = {}
+    models = {}
     for backend in backends or available_backends():
         try:
-            model = load_segmentation_model(model_name, backend)
+            models[backend] = load_segmentation_model(model_name, backend)
         except ModelError as error:
             results[backend] = {"error": str(error)}
-            continue
-        results[backend] = time_predict(model, frames, repeats)
+    results.update(time_interleaved(models, frames, repeats))
     return results
 
 
@@ -98,12 +100,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    load_before = os.getloadavg()[0]
     try:
         results = benchmark(args.model, args.frames, tuple(args.backend) if args.backend else None)
     except ModelError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"segmentation model {args.model}, one 256x256 frame per call, {args.frames} calls; {machine_description()}")
+    print(f"segmentation model {args.model}, one 256x256 frame per call, {args.frames} calls per backend; "
+          f"{machine_description()}; load average before {load_before:.2f}")
     for backend, r in results.items():
         if "error" in r:
             print(f"  {backend:16s} unavailable: {r['error']}")

@@ -52,7 +52,7 @@ def quantize_int8(fp32_path: Path, int8_path: Path, calibration: np.ndarray) -> 
             return next(self._items, None)
 
     prepared = int8_path.with_suffix(".prep.onnx")
-    quant_pre_process(str(fp32_path), str(prepared))
+    quant_pre_process(str(fp32_path), str(prepared), skip_symbolic_shape=True)
     quantize_static(str(prepared), str(int8_path), Reader(), quant_format=QuantFormat.QDQ,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True)
     prepared.unlink(missing_ok=True)

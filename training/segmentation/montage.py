@@ -36,15 +36,19 @@ def read_loop(path: Path) -> list[np.ndarray]:
     return frames
 
 
-def one_cycle(lv_area: np.ndarray, min_gap: int) -> tuple[int, int]:
-    """(start, end) frames between the first two LV-area maxima at least `min_gap` frames apart."""
-    smooth = np.convolve(lv_area, np.ones(5) / 5, mode="same")
-    peaks = [i for i in range(2, len(smooth) - 2) if smooth[i] == smooth[max(0, i - min_gap // 2):i + min_gap // 2].max()]
-    kept: list[int] = []
-    for p in peaks:
-        if not kept or p - kept[-1] >= min_gap:
-            kept.append(p)
-    return (kept[0], kept[1]) if len(kept) >= 2 else (0, min(len(lv_area), 2 * min_gap))
+def one_cycle(lv_area: np.ndarray, min_period: int = 20) -> tuple[int, int]:
+    """(start, end) frames of one heart cycle: the period is the LV-area curve's strongest autocorrelation lag
+    (at least `min_period` frames), the start its largest LV area (end-diastole) within the first period."""
+    area = np.convolve(lv_area, np.ones(3) / 3, mode="same")
+    centred = area - area.mean()
+    n = len(area)
+    if n < 2 * min_period:
+        return 0, n
+    lags = np.arange(min_period, n // 2)
+    corr = np.array([np.dot(centred[:-lag], centred[lag:]) / (n - lag) for lag in lags])
+    period = int(lags[int(np.argmax(corr))])
+    start = int(np.argmax(area[:period]))
+    return start, min(n, start + period)
 
 
 def overlay(gray: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -64,7 +68,7 @@ def montage(model_name: str, loop: Path, out: Path, n: int = 12, columns: int = 
     model = load_segmentation_model(model_name)
     batch = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f in frames])[:, None]
     labels = np.concatenate([model.predict(batch[i:i + 32].astype(np.float32)) for i in range(0, len(batch), 32)])
-    start, end = one_cycle((labels == 1).sum(axis=(1, 2)).astype(float), min_gap=25)
+    start, end = one_cycle((labels == 1).sum(axis=(1, 2)).astype(float))
     picks = np.linspace(start, end, n, endpoint=False).round().astype(int)
     h, w = frames[0].shape
     tiles = []

@@ -40,12 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="training folder (images/ + masks/, or the CAMUS release)")
     p.add_argument("--out", required=True, help="model folder to write (model.onnx, training.json)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=int, default=160)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
     p.add_argument("--val-fraction", type=float, default=0.2, help="fraction of patients held out (0: train on all)")
-    p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64, 96, 128])
+    p.add_argument("--widths", type=int, nargs="+", default=[24, 48, 96, 128, 192])
     p.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3, 3])
     p.add_argument("--full-res", type=int, default=8, help="channels of the full-resolution refinement (0: none)")
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=20)
+    p.add_argument("--export-only", action="store_true",
+                   help="skip training: re-export and re-validate the weights in --checkpoint")
     p.add_argument("--checkpoint", default="", help="where to keep the PyTorch weights (default: training/runs/NAME.pt)")
     return p.parse_args(argv)
 
@@ -114,30 +116,14 @@ def summary(table: dict) -> str:
     return " ".join(f"{k} {v['mean']:.3f}" for k, v in table.items())
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Train, evaluate on held-out patients, export ONNX; returns the run record."""
-    torch.manual_seed(args.seed)
-    torch.set_num_threads(args.threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    rng = np.random.default_rng(args.seed)
-    samples = load_folder(args.data)
-    train_set, val_set = split_by_patient(samples, args.val_fraction, args.seed)
-    log.info("train %d frames, validation %d frames (%d patients)", len(train_set), len(val_set),
-             len({s.patient for s in val_set}))
-    model = build_model(tuple(args.widths), tuple(args.depths), args.full_res)
-    ema = build_model(tuple(args.widths), tuple(args.depths), args.full_res)
-    ema.load_state_dict(model.state_dict())
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    log.info("parameters: %d", count_parameters(model))
+def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Sample], val_set: list[Sample],
+        args: argparse.Namespace, checkpoint: Path) -> list[dict]:
+    """Train `model`, keeping its exponential moving average in `ema`; returns the per-epoch history."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    rng = np.random.default_rng(args.seed)
     cfg = AugmentConfig()
     steps_per_epoch = len(train_set) // args.batch
     total = steps_per_epoch * args.epochs
-    out = Path(args.out)
-    name = out.name
-    checkpoint = Path(args.checkpoint or f"training/runs/{name}.pt")
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
     step, history, started = 0, [], time.time()
     for epoch in range(args.epochs):
         model.train()
@@ -167,6 +153,42 @@ def train(args: argparse.Namespace) -> dict:
         else:
             log.info("epoch %d loss %.4f (%.1f min)", epoch + 1, record["loss"], record["minutes"])
         history.append(record)
+    return history
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Train, evaluate on held-out patients, export ONNX; returns the run record."""
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    samples = load_folder(args.data)
+    train_set, val_set = split_by_patient(samples, args.val_fraction, args.seed)
+    log.info("train %d frames, validation %d frames (%d patients)", len(train_set), len(val_set),
+             len({s.patient for s in val_set}))
+    out = Path(args.out)
+    name = out.name
+    checkpoint = Path(args.checkpoint or f"training/runs/{name}.pt")
+    checkpoint.parent.mkdir(parents=True, exist_ok=True)
+    saved = torch.load(checkpoint) if args.export_only else None
+    if saved:
+        args.widths, args.depths, args.full_res = saved["widths"], saved["depths"], saved["full_res"]
+    model = build_model(tuple(args.widths), tuple(args.depths), args.full_res)
+    ema = build_model(tuple(args.widths), tuple(args.depths), args.full_res)
+    ema.load_state_dict(model.state_dict())
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    log.info("parameters: %d", count_parameters(model))
+    started = time.time()
+    if saved:
+        ema.load_state_dict(saved["state_dict"])
+        previous = json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
+        history, train_minutes = previous.get("history", []), previous.get("train_minutes", 0.0)
+        command = previous.get("command", "")
+        args.epochs = previous.get("epochs", args.epochs)
+    else:
+        history = fit(model, ema, train_set, val_set, args, checkpoint)
+        train_minutes = (time.time() - started) / 60
+        command = "python -m training.segmentation.train " + " ".join(sys.argv[1:])
     save_checkpoint(ema, args, checkpoint)
     exported = MirrorAveraged(ema) if args.tta else ema
     export_onnx(exported, out / "model.onnx")
@@ -174,10 +196,10 @@ def train(args: argparse.Namespace) -> dict:
         "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
         "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "parameters": count_parameters(model),
-        "command": "python -m training.segmentation.train " + " ".join(sys.argv[1:]),
+        "command": command,
         "train_frames": len(train_set), "train_patients": len({s.patient for s in train_set}),
         "val_frames": len(val_set), "val_patients": sorted({s.patient for s in val_set}),
-        "train_minutes": (time.time() - started) / 60,
+        "train_minutes": train_minutes,
         "validation": evaluate(exported, val_set) if val_set else None,
         "history": history,
     }
