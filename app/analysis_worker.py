@@ -21,7 +21,11 @@ from pipelines.types import N_REGIONS, Frame, FrameResult
 log = logging.getLogger(__name__)
 
 KEEP_FRAMES = 16          # frames kept for pairing with their results (more than can be in flight)
-MAX_IN_FLIGHT = 1
+# Frames in the chain at once. Live: one, so the scanner's newest frame waits at the source (lowest
+# latency). Replay: two, so reading the next frame overlaps the analysis (about 1.7x the frame rate
+# on 2 cores, at one more frame of latency).
+LIVE_IN_FLIGHT = 1
+FILE_IN_FLIGHT = 2
 
 # Worker states shown in the status bar.
 LOADING, OPENING, PLAYING, PAUSED, ENDED, FAILED, STOPPED = (
@@ -371,11 +375,11 @@ class AnalysisWorker(QThread):
         from pipelines.fast_bridge import Sink, is_end_marker
         from pipelines.graph import build
 
-        # One frame in flight: the source (gate or scanner) keeps the newest frame meanwhile.
         # The chain's split-screen output must be consumed (an unread FAST input fills up and
         # stalls the stream); the window draws its own panels from the scored regions instead.
         request = self.request
-        pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=MAX_IN_FLIGHT)
+        in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
+        pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=in_flight)
         sink = Sink.create(lambda scored, _split: self._on_result(scored, gate, method_name), 2, pipeline.frames) \
             .connect(0, pipeline.scores, 0).connect(1, pipeline.split_screen, 0)
         for image in fast.DataStream(sink):
