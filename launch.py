@@ -63,7 +63,7 @@ def _gui_parser(sub) -> None:
     p = sub.add_parser("gui", help="the split-screen application")
     p.add_argument("--source", default=str(DEMO_LOOP), help="igtl://HOST:PORT[/DEVICE] or a file (default: the demo loop)")
     p.add_argument("--method", default="", help="quality method (see analyze)")
-    p.add_argument("--view", default="a4c", choices=VIEWS)
+    p.add_argument("--view", choices=VIEWS, help="default: the view of the last session")
     p.add_argument("--segmentation", default="")
     p.add_argument("--backend", default="auto")
     p.add_argument("--screenshot", help="save a PNG of the window and quit (with --quit-after-frames)")

@@ -375,13 +375,13 @@ class AnalysisWorker(QThread):
         from pipelines.fast_bridge import Sink, is_end_marker
         from pipelines.graph import build
 
-        # The chain's split-screen output must be consumed (an unread FAST input fills up and
-        # stalls the stream); the window draws its own panels from the scored regions instead.
+        # The window draws its own panels from the scored regions: no split-screen stage.
         request = self.request
         in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
-        pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=in_flight)
-        sink = Sink.create(lambda scored, _split: self._on_result(scored, gate, method_name), 2, pipeline.frames) \
-            .connect(0, pipeline.scores, 0).connect(1, pipeline.split_screen, 0)
+        pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=in_flight,
+                         split_screen=False)
+        sink = Sink.create(lambda scored: self._on_result(scored, gate, method_name), 1, pipeline.frames) \
+            .connect(0, pipeline.scores, 0)
         for image in fast.DataStream(sink):
             if is_end_marker(image):
                 break

@@ -39,9 +39,13 @@ def sector_at_network_size(image256: np.ndarray) -> np.ndarray:
 
 
 class Preprocess(Stage):
-    """Frame → (network input, sector mask), both size×size; frame data keeps the frame's identity."""
+    """Frame → (network input, sector mask, the frame itself); frame data keeps the frame's identity.
 
-    n_outputs = 2
+    Later stages take the frame from output 2 rather than from the source, so that every stage
+    sees the same frames even when the source drops frames (newest-frame-only streaming).
+    """
+
+    n_outputs = 3
 
     def __init__(self, size: int = NETWORK_SIZE):
         super().__init__()
@@ -51,4 +55,4 @@ class Preprocess(Stage):
         image = network_input(to_numpy(frame), self.size)
         sector = sector_at_network_size(image).astype(np.uint8)
         shape = to_numpy(frame).shape[:2]
-        return (to_fast(image, frame, frame_shape=f"{shape[0]} {shape[1]}"), to_fast(sector, frame))
+        return (to_fast(image, frame, frame_shape=f"{shape[0]} {shape[1]}"), to_fast(sector, frame), frame)
