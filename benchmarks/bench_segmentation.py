@@ -4,7 +4,7 @@
 
 Frames are the real E95 demo loop, resized as the app does; each timing covers
 `SegmentationModel.predict` on one (1, 1, 256, 256) frame: input checks, inference and argmax.
-Backends take turns frame by frame (fair on a shared machine); the load average is printed with the results.
+Backends take turns in blocks of frames (fair on a shared machine); the load average is printed with the results.
 """
 from __future__ import annotations
 
@@ -45,17 +45,21 @@ def loop_frames(path: Path = DEMO_LOOP, size: int = 256) -> np.ndarray:
     return np.stack(frames)[:, None].astype(np.float32)
 
 
-def time_interleaved(models: dict, frames: np.ndarray, repeats: int, warmup: int = 20) -> dict[str, dict]:
-    """Median and p95 ms of `predict` on single frames per model; the models take turns frame by frame, so a
-    load change on a shared machine hits every backend alike."""
+def time_in_turns(models: dict, frames: np.ndarray, repeats: int, block: int = 25, settle: int = 3) -> dict[str, dict]:
+    """Median and p95 ms of `predict` on single frames per model. The models take turns in blocks of `block`
+    frames (the first `settle` of each block untimed, so one engine's idle worker threads do not slow the
+    next), which spreads load changes on a shared machine evenly over the backends."""
     times: dict[str, list[float]] = {name: [] for name in models}
-    for i in range(warmup + repeats):
-        batch = frames[i % len(frames)][None]
+    i = 0
+    while min((len(t) for t in times.values()), default=repeats) < repeats:
         for name, model in models.items():
-            start = time.perf_counter()
-            model.predict(batch)
-            if i >= warmup:
-                times[name].append((time.perf_counter() - start) * 1000.0)
+            for k in range(block):
+                batch = frames[i % len(frames)][None]
+                i += 1
+                start = time.perf_counter()
+                model.predict(batch)
+                if k >= settle:
+                    times[name].append((time.perf_counter() - start) * 1000.0)
     return {name: {"median_ms": float(np.median(t)), "p95_ms": float(np.percentile(t, 95)), "frames": len(t)}
             for name, t in times.items()}
 
@@ -88,7 +92,7 @@ def benchmark(model_name: str, repeats: int, backends: tuple[str, ...] | None = 
             models[backend] = load_segmentation_model(model_name, backend)
         except ModelError as error:
             results[backend] = {"error": str(error)}
-    results.update(time_interleaved(models, frames, repeats))
+    results.update(time_in_turns(models, frames, repeats))
     return results
 
 
