@@ -7,7 +7,8 @@ Steps (label map values: 0 background, 1 LV, 2 MYO, 3 LA, 4 AO):
    border is the longest stretch of the LV border that does not touch them; its two ends are
    the annulus points, where MYO meets LA (A, B). Without an LA, the stretch of LV border
    touching MYO is used instead (the opening of the MYO marks the base).
-3. Apex (C): the endocardial point furthest, in millimetres, from the middle of the base.
+3. Apex (C): the endocardial point furthest, in millimetres, from the middle of the base (on a
+   flat or round top, the middle of the points within APEX_TOLERANCE_MM of the furthest).
 4. Each side (annulus → apex) is cut into three parts of equal length in millimetres: points
    D, E (left) and F, G (right). H..L are the outer MYO border points closest to C..G.
 5. The six myocardial regions: every MYO pixel joins the part of the endocardial border it is
@@ -18,7 +19,11 @@ Steps (label map values: 0 background, 1 LV, 2 MYO, 3 LA, 4 AO):
    anisotropic), drawn over the basal regions.
 7. Parts outside the sector are removed; a region with more than half of its pixels outside,
    too few pixels, or (myocardial regions) MYO missing along most of its endocardial border
-   (an open myocardium) is marked invalid.
+   (an open myocardium, or an LV cut by the image edge) is marked invalid.
+
+Spacing is (sy, sx) mm per pixel of the label map; unknown (None) means
+pipelines.types.default_spacing: the map's height spans DEFAULT_DEPTH_MM (160 mm), square
+pixels. At 256x256 the annulus discs then have a radius of 3.2 pixels.
 
 "Left"/"right" are image left/right as displayed. MYO more than MAX_WALL_MM from the
 endocardial border (stray blobs) is ignored.

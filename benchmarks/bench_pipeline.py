@@ -1,0 +1,81 @@
+"""Per-stage and end-to-end speed of the analysis chain on the bundled E95 loop (median and p95, ms).
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--method M] [--frames N]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import fast  # noqa: E402,F401
+import numpy as np  # noqa: E402
+
+from pipelines.fast_bridge import Sink, is_end_marker  # noqa: E402
+from pipelines.graph import build  # noqa: E402
+from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
+from pipelines.preprocess import network_input, network_spacing  # noqa: E402
+from pipelines.quality import resolve_method  # noqa: E402
+from pipelines.regions import divide_myocardium  # noqa: E402
+from pipelines.sector import sector_mask  # noqa: E402
+from pipelines.sources import open_source  # noqa: E402
+from pipelines.splitscreen import compose_split_screen  # noqa: E402
+
+DEMO = ROOT / "data" / "samples" / "e95_a4c.mp4"
+
+
+def stats(ms: list[float]) -> str:
+    return f"median {np.median(ms):6.2f} ms  p95 {np.percentile(ms, 95):6.2f} ms  (n={len(ms)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--method", default="")
+    parser.add_argument("--frames", type=int, default=195)
+    args = parser.parse_args()
+    frames = list(open_source(str(DEMO)))[: args.frames]
+    segmentation = load_segmentation_model(DEFAULT_SEGMENTATION)
+    method, name = resolve_method(args.method)
+    print(f"segmentation {segmentation.name} ({segmentation.backend}), method {name}, {len(frames)} frames")
+
+    times: dict[str, list[float]] = {k: [] for k in ("preprocess", "segmentation", "regions", "quality", "split")}
+    for frame in frames:
+        t0 = time.perf_counter()
+        image = network_input(frame.image)
+        sector = sector_mask(image)
+        t1 = time.perf_counter()
+        labels = segmentation.predict(image[None, None].astype(np.float32))[0]
+        t2 = time.perf_counter()
+        regions = divide_myocardium(labels, network_spacing(frame.image.shape, frame.spacing), sector)
+        t3 = time.perf_counter()
+        scores = method(image, regions)
+        t4 = time.perf_counter()
+        compose_split_screen(frame.image, regions.region_map, scores)
+        t5 = time.perf_counter()
+        for key, a, b in zip(times, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+            times[key].append((b - a) * 1e3)
+    for key, ms in times.items():
+        print(f"{key:13s} {stats(ms)}")
+    print(f"{'sum':13s} {stats(list(np.sum([times[k] for k in times], axis=0)))}")
+
+    # End to end through the FAST chain: time between consecutive results in steady state.
+    stamps: list[float] = []
+    pipeline = build(iter(frames), segmentation, method, name)
+    sink = Sink.create(lambda *images: stamps.append(time.perf_counter()), 1, pipeline.frames) \
+        .connect(0, pipeline.split_screen, 0)
+    start = time.perf_counter()
+    for image in fast.DataStream(sink):
+        if is_end_marker(image):
+            break
+    total = time.perf_counter() - start
+    gaps = list(np.diff(stamps[5:-1]) * 1e3)
+    print(f"FAST chain    {stats(gaps)} per frame; {len(stamps) - 1} frames in {total:.2f} s "
+          f"= {(len(stamps) - 1) / total:.1f} frames/s")
+
+
+if __name__ == "__main__":
+    main()
