@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 SYSTEM_PACKAGES=(
   libusb-1.0-0 ocl-icd-libopencl1 pocl-opencl-icd             # FAST: USB scanners, OpenCL on the CPU
+  libgomp1 libglib2.0-0 libx11-6                               # FAST: OpenMP, GLib, X11 client
   libegl1 libgl1 libopengl0 libglx-mesa0 libgl1-mesa-dri      # Mesa GL/EGL
   xvfb xauth                                                   # rendering without a screen
   libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
