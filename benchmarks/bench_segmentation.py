@@ -20,29 +20,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import fast  # noqa: E402,F401  (FAST before anything that may load Qt)
-import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipelines.inference import ModelError, available_backends  # noqa: E402
 from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
+from pipelines.preprocess import network_batch  # noqa: E402
+from pipelines.sources import open_source  # noqa: E402
 
 DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"
 
 
 def loop_frames(path: Path = DEMO_LOOP, size: int = 256) -> np.ndarray:
-    """(N, 1, size, size) float32 raw frames of a video, gray and resized whole with INTER_AREA."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        frames.append(cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA))
-    capture.release()
-    if not frames:
-        raise SystemExit(f"{path}: no frames could be read")
-    return np.stack(frames)[:, None].astype(np.float32)
+    """(N, 1, size, size) float32 network inputs of every frame of a loop, as the app makes them."""
+    return network_batch((frame.image for frame in open_source(str(path))), size)
 
 
 def time_in_turns(models: dict, frames: np.ndarray, repeats: int, block: int = 25, settle: int = 3) -> dict[str, dict]:

@@ -6,6 +6,8 @@ frame's (`network_spacing`).
 """
 from __future__ import annotations
 
+from typing import Iterable
+
 import cv2
 import numpy as np
 
@@ -19,6 +21,11 @@ def network_input(image: np.ndarray, size: int = NETWORK_SIZE) -> np.ndarray:
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def network_batch(images: Iterable[np.ndarray], size: int = NETWORK_SIZE) -> np.ndarray:
+    """(N, 1, size, size) float32 network inputs of (H, W) frames (for batch work: benchmarks, training)."""
+    return np.stack([network_input(image, size) for image in images])[:, None].astype(np.float32)
 
 
 def network_spacing(frame_shape: tuple[int, int], spacing: tuple[float, float],

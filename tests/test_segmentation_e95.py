@@ -6,22 +6,15 @@ import numpy as np
 import pytest
 
 from pipelines.model_registry import DEFAULT_SEGMENTATION, MODELS_DIR, available_models, load_segmentation_model
+from pipelines.preprocess import network_batch
+from pipelines.sources import open_source
 
 MIN_SHARE = 0.8   # frames that must show exactly one LV, one MYO and one LA component
 
 
 def loop_batch(path, size: int = 256) -> np.ndarray:
-    """(N, 1, size, size) float32 raw frames: gray, whole frame resized with INTER_AREA (the app's input)."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        frames.append(cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA))
-    capture.release()
-    return np.stack(frames)[:, None].astype(np.float32)
+    """(N, 1, size, size) float32 network inputs of every frame of a loop, as the app makes them."""
+    return network_batch((frame.image for frame in open_source(str(path))), size)
 
 
 def components(mask: np.ndarray) -> int:

@@ -25,6 +25,7 @@ if __package__ in (None, ""):
 
 from pipelines.model_registry import DEFAULT_SEGMENTATION, load_quality_model, load_segmentation_model
 from pipelines.preprocess import network_input
+from pipelines.sources import SourceError, open_source
 from pipelines.regions import divide_myocardium
 from pipelines.sector import sector_mask
 from pipelines.splitscreen import colour_regions
@@ -35,18 +36,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def read_loop(path: Path) -> np.ndarray:
-    """(F, 256, 256) uint8 network inputs of every frame of a video."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(network_input(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)))
-    cap.release()
-    if not frames:
-        raise SystemExit(f"{path}: no frames could be read")
-    return np.stack(frames)
+    """(F, 256, 256) uint8 network inputs of every frame of a loop, as the app makes them."""
+    try:
+        return np.stack([network_input(frame.image) for frame in open_source(str(path))])
+    except SourceError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def loop_scores(model, images: np.ndarray) -> np.ndarray:

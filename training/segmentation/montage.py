@@ -19,21 +19,15 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
+from pipelines.preprocess import network_batch  # noqa: E402
+from pipelines.sources import open_source  # noqa: E402
 
 COLOURS_BGR = {1: (60, 60, 255), 2: (60, 220, 60), 3: (255, 120, 40)}  # LV red, MYO green, LA blue
 
 
 def read_loop(path: Path) -> list[np.ndarray]:
-    """Gray frames of a video file."""
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-    capture.release()
-    return frames
+    """Gray frames of a loop, read as the app reads it."""
+    return [frame.image for frame in open_source(str(path))]
 
 
 def one_cycle(lv_area: np.ndarray, min_period: int = 20) -> tuple[int, int]:
@@ -66,8 +60,8 @@ def montage(model_name: str, loop: Path, out: Path, n: int = 12, columns: int = 
     """Write the overlay montage of one cycle and return its path."""
     frames = read_loop(loop)
     model = load_segmentation_model(model_name)
-    batch = np.stack([cv2.resize(f, (256, 256), interpolation=cv2.INTER_AREA) for f in frames])[:, None]
-    labels = np.concatenate([model.predict(batch[i:i + 32].astype(np.float32)) for i in range(0, len(batch), 32)])
+    batch = network_batch(frames)
+    labels = np.concatenate([model.predict(batch[i:i + 32]) for i in range(0, len(batch), 32)])
     start, end = one_cycle((labels == 1).sum(axis=(1, 2)).astype(float))
     picks = np.linspace(start, end, n, endpoint=False).round().astype(int)
     h, w = frames[0].shape
