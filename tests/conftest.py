@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,30 @@ def camus() -> Path:
     if not (CAMUS / "images").is_dir():
         pytest.skip("../shared/data/camus_subset is not present")
     return CAMUS
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
+    """Folders of a tiny real segmentation model and a constant quality model (tests/onnx_models.py)."""
+    from onnx_models import constant_quality, intensity_segmentation
+    folder = tmp_path_factory.mktemp("models")
+    intensity_segmentation(folder / "seg" / "model.onnx")
+    constant_quality(folder / "quality" / "model.onnx")
+    return folder / "seg", folder / "quality"
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, step: float = 0.02) -> bool:
+    """Poll condition() until it holds or timeout seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(step)
+    return condition()

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import pytest
 
-from onnx_models import constant_quality, intensity_segmentation
 from conftest import DEMO_LOOP, ROOT
 
 HEADER = ("source,frame,time_s,method,view,basal_left,mid_left,apical_left,apical_right,mid_right,basal_right,"
@@ -25,14 +24,6 @@ def run_analyze(*args: str) -> subprocess.CompletedProcess:
 def read_rows(path: Path) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("models")
-    intensity_segmentation(folder / "seg" / "model.onnx")
-    constant_quality(folder / "quality" / "model.onnx")
-    return folder / "seg", folder / "quality"
 
 
 def test_output_contract(tmp_path, tiny_models):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import csv
 import os
 import select
-import socket
 import subprocess
 import sys
 import time
@@ -12,35 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from onnx_models import constant_quality, intensity_segmentation
-from conftest import DEMO_LOOP, ROOT
+from conftest import DEMO_LOOP, ROOT, free_port, wait_until
 
 
 LAUNCH = ROOT / "launch.py"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition, timeout: float, step: float = 0.05) -> bool:
-    """Poll condition() until it holds or timeout seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
-
-
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory) -> tuple[Path, Path]:
-    folder = tmp_path_factory.mktemp("models")
-    intensity_segmentation(folder / "seg" / "model.onnx")
-    constant_quality(folder / "quality" / "model.onnx")
-    return folder / "seg", folder / "quality"
 
 
 class Scanner:

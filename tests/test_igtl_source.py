@@ -28,25 +28,10 @@ from pipelines.igtl_source import (CONNECTING, FROZEN, STREAMING, IGTLSource, op
                                    parse_igtl_url)
 from pipelines.scanner_simulator import simulate_scanner
 from pipelines.types import Frame
+from conftest import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 48, 64
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until(condition, timeout: float, step: float = 0.02) -> bool:
-    """Poll condition() until it holds or timeout seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(step)
-    return condition()
 
 
 def synthetic_loop(n: int = 10) -> list[Frame]:
