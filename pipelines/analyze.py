@@ -8,7 +8,9 @@ from __future__ import annotations
 import csv
 import itertools
 import logging
+import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +88,40 @@ class Progress:
             sys.stderr.write("\n")
 
 
+class StopRequest:
+    """Ctrl-C ends the analysis cleanly: frames in progress finish and files are closed; twice aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self.source = None
+        self._previous = None
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        sys.stderr.write("\nstopping after the frames in progress (Ctrl-C again to abort)\n")
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+    def frames(self, stream):
+        """`stream` until a stop is requested."""
+        for frame in stream:
+            if self.requested:
+                return
+            yield frame
+
+
 def _cell(value: float) -> str:
     return "" if np.isnan(value) else f"{value:.3f}"
 
@@ -145,7 +181,7 @@ class ResultWriter:
 
 
 def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, method_name: str,
-                   writer: ResultWriter) -> SourceSummary:
+                   writer: ResultWriter, stop: StopRequest | None = None) -> SourceSummary:
     """Run the chain over one input; returns what was done (with the source's error, if any)."""
     from .graph import build
     from .fast_bridge import Sink
@@ -162,6 +198,9 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         summary.error = f"{spec}: no frames"
         return summary
     stream = itertools.chain([first], frames)
+    if stop is not None:
+        stop.source = source
+        stream = stop.frames(stream)
     if settings.max_frames is not None:
         stream = itertools.islice(stream, settings.max_frames)
     writer.start_source(spec, getattr(source, "fps", None) or 30.0)
@@ -245,10 +284,16 @@ def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) 
         return 2
     writer = ResultWriter(out, settings)
     summaries = []
-    try:
-        for spec in inputs:
-            summaries.append(analyze_source(spec, settings, segmentation, method, method_name, writer))
-    finally:
-        writer.close()
+    with StopRequest() as stop:
+        try:
+            for spec in inputs:
+                if stop.requested:
+                    break
+                summaries.append(analyze_source(spec, settings, segmentation, method, method_name, writer, stop))
+        finally:
+            writer.close()
     print_summary(summaries, out)
+    if stop.requested:
+        print("interrupted: results of the analysed frames are kept", file=sys.stderr)
+        return 130
     return 1 if any(s.error for s in summaries) else 0

@@ -93,3 +93,25 @@ def test_bundled_loop_with_the_default_models(tmp_path):
     scored = [sum(r[k] != "" for k in ("basal_left", "mid_left", "apical_left", "apical_right", "mid_right",
                                        "basal_right")) for r in rows]
     assert np.mean(np.array(scored) >= 4) > 0.8
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, tiny_models):
+    import signal
+    import time
+
+    seg, quality = tiny_models
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "launch.py"), "analyze", str(DEMO_LOOP), str(DEMO_LOOP),
+                             "--out", str(out), "--segmentation", str(seg), "--method", str(quality),
+                             "--save-video"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    csv_path = out / "results.csv"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (csv_path.exists() and len(csv_path.read_text().splitlines()) > 5):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in stderr and "interrupted" in stderr
+    rows = read_rows(csv_path)
+    assert 5 <= len(rows) < 195 and {r["source"] for r in rows} == {str(DEMO_LOOP)}
+    video = cv2.VideoCapture(str(out / "e95_a4c_split.mp4"))   # closed properly: readable, one frame per row
+    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(rows)
