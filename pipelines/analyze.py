@@ -282,7 +282,11 @@ def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) 
     except (ModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    writer = ResultWriter(out, settings)
+    try:
+        writer = ResultWriter(out, settings)
+    except OSError as error:
+        print(f"error: {out}: cannot write results ({error.strerror or error})", file=sys.stderr)
+        return 2
     summaries = []
     with StopRequest() as stop:
         try:

@@ -80,6 +80,14 @@ def test_unknown_model_is_one_clear_line(tmp_path):
     assert str(tmp_path / "nope") in result.stderr
 
 
+def test_unwritable_output_folder_is_one_clear_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = run_analyze(str(DEMO_LOOP), "--out", str(blocker / "out"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{blocker / 'out'}: cannot write results" in result.stderr
+
+
 def test_bundled_loop_with_the_default_models(tmp_path):
     """The issue's acceptance run: all 195 frames of the real E95 loop, rows and video."""
     out = tmp_path / "e95"
