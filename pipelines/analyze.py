@@ -208,26 +208,25 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
     progress = Progress(source_stem(spec), min(filter(None, [getattr(source, "n_frames", None),
                                                               settings.max_frames]), default=None))
 
-    def on_frame(split, labels, scored) -> None:
-        if is_end_marker(split):
+    def on_frame(scored, labels, split=None) -> None:
+        if is_end_marker(scored):
             return
-        error = frame_error(split)
-        index, time_s = int(split.getFrameData("index")), float(split.getFrameData("time_s"))
-        shape = tuple(int(v) for v in labels.getFrameData("frame_shape").split()) if labels.hasFrameData(
-            "frame_shape") else to_numpy(split).shape[:2]
+        error = frame_error(scored)
+        index, time_s = int(scored.getFrameData("index")), float(scored.getFrameData("time_s"))
+        shape = tuple(int(v) for v in scored.getFrameData("frame_shape").split())
         if error is None:
             scores = parse_scores(scored.getFrameData("scores"))
             region_map = to_numpy(scored)
             region_map = np.where(region_map <= N_REGIONS, region_map, 0).astype(np.uint8)
-            writer.write_frame(spec, index, time_s, method_name, scores, to_numpy(labels), region_map, shape,
-                               to_numpy(split))
+            video = None if split is None or frame_error(split) is not None else to_numpy(split)
+            writer.write_frame(spec, index, time_s, method_name, scores, to_numpy(labels), region_map, shape, video)
             seen = ~np.isnan(scores)
             summary.score_sums[seen] += scores[seen]
             summary.score_counts[seen] += 1
         else:
             writer.write_frame(spec, index, time_s, method_name, np.full(N_REGIONS, np.nan), None, None, shape, None)
         summary.frames += 1
-        stamp = split.getFrameData("timestamp")
+        stamp = scored.getFrameData("timestamp")
         if stamp and counters is not None:
             counters.record_latency(time.time() - float(stamp))
         progress.step()
@@ -235,9 +234,11 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
     start = time.perf_counter()
     live = spec.startswith("igtl://")
     pipeline = build(stream, segmentation, method, method_name, settings.view, title=source_stem(spec),
-                     max_in_flight=1 if live else 8)
-    sink = Sink.create(on_frame, 3, pipeline.frames).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
-        .connect(2, pipeline.scores, 0)
+                     max_in_flight=1 if live else 8, split_screen=settings.save_video)
+    sink = Sink.create(on_frame, 3 if settings.save_video else 2, pipeline.frames) \
+        .connect(0, pipeline.scores, 0).connect(1, pipeline.labels, 0)
+    if settings.save_video:
+        sink.connect(2, pipeline.split_screen, 0)
     import fast
     for image in fast.DataStream(sink):
         if is_end_marker(image):
