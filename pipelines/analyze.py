@@ -269,6 +269,11 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path) -> None:
             print(f"error: {s.error}" + (f" (after {s.frames} frames; their results are kept)" if s.frames else ""),
                   file=sys.stderr)
     print(f"results: {out_dir / 'results.csv'}")
+    for name in ("masks", "regions"):
+        if (out_dir / name).is_dir():
+            print(f"{name}: {out_dir / name}/")
+    for video in sorted(out_dir.glob("*_split.mp4")):
+        print(f"video: {video}")
 
 
 def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) -> int:
