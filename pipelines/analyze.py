@@ -141,6 +141,7 @@ class ResultWriter:
             if wanted:
                 (out_dir / name).mkdir(exist_ok=True)
         self._video: cv2.VideoWriter | None = None
+        self.videos: list[Path] = []
 
     def start_source(self, spec: str, fps: float) -> None:
         self.stem = source_stem(spec)
@@ -168,6 +169,7 @@ class ResultWriter:
         if self._video is None:
             path = self.out_dir / f"{self.stem}_split.mp4"
             self._video = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            self.videos.append(path)
         self._video.write(np.ascontiguousarray(rgb[:h, :w, ::-1]))
 
     def end_source(self) -> None:
@@ -256,7 +258,7 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
     return summary
 
 
-def print_summary(summaries: list[SourceSummary], out_dir: Path) -> None:
+def print_summary(summaries: list[SourceSummary], out_dir: Path, outputs: list[tuple[str, Path]]) -> None:
     """The closing summary: frames, frames/s and mean quality per region for each input."""
     for s in summaries:
         if s.frames:
@@ -269,11 +271,8 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path) -> None:
             print(f"error: {s.error}" + (f" (after {s.frames} frames; their results are kept)" if s.frames else ""),
                   file=sys.stderr)
     print(f"results: {out_dir / 'results.csv'}")
-    for name in ("masks", "regions"):
-        if (out_dir / name).is_dir():
-            print(f"{name}: {out_dir / name}/")
-    for video in sorted(out_dir.glob("*_split.mp4")):
-        print(f"video: {video}")
+    for name, path in outputs:
+        print(f"{name}: {path}")
 
 
 def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) -> int:
@@ -302,7 +301,9 @@ def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) 
                 summaries.append(analyze_source(spec, settings, segmentation, method, method_name, writer, stop))
         finally:
             writer.close()
-    print_summary(summaries, out)
+    outputs = [(name, out / name) for name, wanted in (("masks", settings.save_masks),
+                                                       ("regions", settings.save_regions)) if wanted]
+    print_summary(summaries, out, outputs + [("video", video) for video in writer.videos])
     if stop.requested:
         print("interrupted: results of the analysed frames are kept", file=sys.stderr)
         return 130
