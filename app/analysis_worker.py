@@ -24,6 +24,7 @@ KEEP_FRAMES = 16          # frames kept for pairing with their results (more tha
 # Frames in the chain at once. Live: one, so the scanner's newest frame waits at the source (lowest
 # latency). Replay: two, so reading the next frame overlaps the analysis (about 1.7x the frame rate
 # on 2 cores, at one more frame of latency).
+SCORE_SMOOTHING_S = 0.25  # time constant of the displayed scores (steadier colours while scanning)
 LIVE_IN_FLIGHT = 1
 FILE_IN_FLIGHT = 2
 
@@ -379,7 +380,7 @@ class AnalysisWorker(QThread):
         request = self.request
         in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
         pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=in_flight,
-                         split_screen=False)
+                         split_screen=False, smoothing_s=SCORE_SMOOTHING_S)
         sink = Sink.create(lambda scored: self._on_result(scored, gate, method_name), 1, pipeline.frames) \
             .connect(0, pipeline.scores, 0)
         for image in fast.DataStream(sink):

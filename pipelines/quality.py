@@ -43,6 +43,18 @@ def pixel_metric_method(metric: str) -> QualityMethod:
     return lambda image, regions: metric_scores(image, regions, metric)
 
 
+def smooth_scores(previous: np.ndarray | None, scores: np.ndarray, dt_s: float, time_constant_s: float) -> np.ndarray:
+    """Exponential smoothing over time of the regional scores.
+
+    A region that is invalid now is invalid (NaN) at once; one that becomes valid starts at its score;
+    a time step that is not positive (a new source, a loop restart) starts afresh.
+    """
+    if previous is None or time_constant_s <= 0 or not dt_s > 0:
+        return scores.copy()
+    weight = 1.0 - np.exp(-dt_s / time_constant_s)
+    return np.where(np.isnan(previous), scores, previous + weight * (scores - previous))
+
+
 def format_scores(scores: np.ndarray) -> str:
     """Scores as frame-data text ('nan' for invalid regions)."""
     return " ".join(f"{s:.4f}" for s in scores)
@@ -53,20 +65,30 @@ def parse_scores(text: str) -> np.ndarray:
 
 
 class RegionalQuality(Stage):
-    """(network input, regions image, sector mask) → regions image with the scores in the frame data."""
+    """(network input, regions image, sector mask) → regions image with the scores in the frame data.
+
+    With `smoothing_s` > 0 the scores are smoothed over time with that time constant (live display).
+    """
 
     n_inputs = 3
 
-    def __init__(self, method: QualityMethod, method_name: str):
+    def __init__(self, method: QualityMethod, method_name: str, smoothing_s: float = 0.0):
         super().__init__()
         self.method = method
         self.method_name = method_name
+        self.smoothing_s = smoothing_s
+        self._previous: tuple[float, np.ndarray] | None = None  # (time_s, smoothed scores)
 
     def process(self, image, regions_image, sector):
         from .regions_stage import regions_from_fast
         regions = regions_from_fast(regions_image)
         regions.sector = to_numpy(sector).astype(bool)
         scores = self.method(to_numpy(image), regions)
+        if self.smoothing_s > 0:
+            time_s = float(image.getFrameData("time_s"))
+            last_time, last = self._previous or (time_s, None)
+            scores = smooth_scores(last, scores, time_s - last_time, self.smoothing_s)
+            self._previous = (time_s, scores)
         return (to_fast(to_numpy(regions_image), regions_image, scores=format_scores(scores),
                         method=self.method_name),)
 
