@@ -6,13 +6,20 @@ message that names the file and the problem.
 from __future__ import annotations
 
 import glob
+import logging
+import os
 import re
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+# FFmpeg (inside OpenCV) writes its own complaints about broken files to stderr; the SourceError
+# raised here says what is wrong, once. Must be set before OpenCV opens its first video.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".m4v", ".wmv")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -175,8 +182,15 @@ def read_dicom(path: Path) -> Recording:
     import pydicom
 
     try:
-        ds = pydicom.dcmread(str(path))
-        pixels = ds.pixel_array
+        with warnings.catch_warnings():  # pydicom warns (and logs) about what it repairs; the error says it once
+            warnings.simplefilter("ignore")
+            previous = logging.getLogger("pydicom").level
+            logging.getLogger("pydicom").setLevel(logging.ERROR)
+            try:
+                ds = pydicom.dcmread(str(path))
+                pixels = ds.pixel_array
+            finally:
+                logging.getLogger("pydicom").setLevel(previous)
     except Exception as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise SourceError(f"{path}: corrupt or unsupported DICOM ({reason})") from None

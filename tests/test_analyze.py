@@ -61,17 +61,20 @@ def test_bad_inputs_are_reported_and_the_rest_analysed(tmp_path, tiny_models):
     wrong = tmp_path / "wrong.npy"
     np.save(wrong, np.zeros((2, 2, 3, 4, 5), np.uint8))
     missing = tmp_path / "missing.mp4"
+    not_video = tmp_path / "text.mp4"
+    not_video.write_text("not a video")
     out = tmp_path / "out"
-    result = run_analyze(str(missing), str(corrupt), str(good), str(wrong), "--out", str(out),
+    result = run_analyze(str(missing), str(corrupt), str(good), str(wrong), str(not_video), "--out", str(out),
                          "--segmentation", str(seg), "--method", str(quality))
     assert result.returncode != 0
     rows = read_rows(out / "results.csv")
     assert [(r["source"], r["frame"]) for r in rows] == [(str(good), "0")]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 3
-    for bad in (missing, corrupt, wrong):
+    assert len(errors) == 4
+    for bad in (missing, corrupt, wrong, not_video):
         assert sum(str(bad) in line for line in errors) == 1
-    assert "Traceback" not in result.stderr
+    others = [line for line in result.stderr.splitlines() if line.strip() and line not in errors]
+    assert all("frames/s" in line for line in others), others  # nothing but the errors and the progress bar
 
 
 def test_unknown_model_is_one_clear_line(tmp_path):
