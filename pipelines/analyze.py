@@ -197,7 +197,8 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         summary.error = str(error)
         return summary
     if first is None:
-        summary.error = f"{spec}: no frames"
+        waited = f" within {settings.timeout_s:g} s" if spec.startswith("igtl://") and settings.timeout_s else ""
+        summary.error = f"{spec}: no frames received{waited}"
         return summary
     stream = itertools.chain([first], frames)
     if stop is not None:
