@@ -187,24 +187,24 @@ _model_lock = threading.Lock()
 _models: dict[tuple[str, str, str], object] = {}
 
 
+def _cached(key: tuple[str, str, str], load):
+    """The model (or method) under key, loaded once."""
+    with _model_lock:
+        if key not in _models:
+            _models[key] = load(key[1], key[2])
+        return _models[key]
+
+
 def cached_segmentation(name: str, backend: str):
     """The segmentation model (loaded once per name and backend)."""
     from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model
-    key = ("segmentation", name or DEFAULT_SEGMENTATION, backend)
-    with _model_lock:
-        if key not in _models:
-            _models[key] = load_segmentation_model(key[1], backend)
-        return _models[key]
+    return _cached(("segmentation", name or DEFAULT_SEGMENTATION, backend), load_segmentation_model)
 
 
 def cached_method(name: str, backend: str):
     """(method, method name) of a quality method (models loaded once per name and backend)."""
     from pipelines.quality import DEFAULT_METHOD, resolve_method
-    key = ("method", name or DEFAULT_METHOD, backend)
-    with _model_lock:
-        if key not in _models:
-            _models[key] = resolve_method(key[1], backend)
-        return _models[key]
+    return _cached(("method", name or DEFAULT_METHOD, backend), resolve_method)
 
 
 def is_live(spec: str) -> bool:

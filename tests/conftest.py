@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import select
 import socket
 import sys
 import time
@@ -57,3 +58,17 @@ def wait_until(condition, timeout: float, step: float = 0.02) -> bool:
             return True
         time.sleep(step)
     return condition()
+
+
+def wait_for_output(proc, word: str, timeout: float, what: str) -> float:
+    """Read a child's stdout until a line contains `word`; the monotonic time it did."""
+    deadline, seen = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        if select.select([proc.stdout], [], [], 0.2)[0]:
+            line = proc.stdout.readline()
+            seen.append(line)
+            if word in line:
+                return time.monotonic()
+            if not line:
+                break
+    raise AssertionError(f"{what} did not start:\n" + "".join(seen))

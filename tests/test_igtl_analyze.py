@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import os
-import select
 import subprocess
 import sys
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_LOOP, ROOT, free_port, wait_until
+from conftest import DEMO_LOOP, ROOT, free_port, wait_for_output, wait_until
 
 
 LAUNCH = ROOT / "launch.py"
@@ -29,16 +28,7 @@ class Scanner:
             [sys.executable, str(LAUNCH), "--log-level", "INFO", "simulate-scanner", str(DEMO_LOOP),
              "--port", str(self.port), "--fps", "30", "--spacing", "0.3", "0.3"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ))
-        deadline, seen = time.monotonic() + timeout, []
-        while time.monotonic() < deadline:
-            if select.select([self.proc.stdout], [], [], 0.2)[0]:
-                line = self.proc.stdout.readline()
-                seen.append(line)
-                if "streaming" in line:
-                    return time.monotonic()
-                if not line:
-                    break
-        raise AssertionError("simulate-scanner did not start:\n" + "".join(seen))
+        return wait_for_output(self.proc, "streaming", timeout, "simulate-scanner")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import socket
 import subprocess
@@ -28,7 +27,7 @@ from pipelines.igtl_source import (CONNECTING, FROZEN, STREAMING, IGTLSource, op
                                    parse_igtl_url)
 from pipelines.scanner_simulator import simulate_scanner
 from pipelines.types import Frame
-from conftest import free_port, wait_until
+from conftest import free_port, wait_for_output, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 H, W = 48, 64
@@ -92,18 +91,7 @@ class ChildScanner:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         self.proc = subprocess.Popen([sys.executable, "-c", CHILD_SERVER, str(self.port)], cwd=ROOT, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + timeout
-        seen = []
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([self.proc.stdout], [], [], 0.2)
-            if ready:
-                line = self.proc.stdout.readline()
-                seen.append(line)
-                if "streaming" in line:
-                    return time.monotonic()
-                if not line:
-                    break
-        raise AssertionError(f"simulator did not start: {''.join(seen)}")
+        return wait_for_output(self.proc, "streaming", timeout, "simulator")
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
