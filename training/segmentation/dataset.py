@@ -6,8 +6,8 @@ Two layouts are understood:
 - The official CAMUS release: FOLDER/**/patientXXXX_{2CH,4CH}_{ED,ES}.{nii.gz,mhd} with a matching
   ..._gt.{nii.gz,mhd} label file (NIfTI needs `nibabel`; MetaImage is read directly).
 
-Every frame is resized whole to the network size exactly as the app does (cv2.INTER_AREA for the image,
-nearest for the labels; no crop, aspect ratio not kept).
+Frames are kept at their stored size: training re-images them (`augment.reimage`) and frames them
+with the app's own canonical framing (`echoquality.core.framing`).
 """
 from __future__ import annotations
 
@@ -35,21 +35,14 @@ class Sample:
     """One labelled frame at network size."""
     name: str
     patient: str
-    image: np.ndarray   # (SIZE, SIZE) uint8
-    mask: np.ndarray    # (SIZE, SIZE) uint8 labels
+    image: np.ndarray   # (H, W) uint8, as stored
+    mask: np.ndarray    # (H, W) uint8 labels
 
 
 def patient_of(name: str) -> str:
     """Patient identifier of a frame name ('patient0012_4CH_ED' -> 'patient0012'); the name itself otherwise."""
     match = re.search(r"patient\d+", name, re.IGNORECASE)
     return match.group(0).lower() if match else name
-
-
-def to_network_size(image: np.ndarray, mask: np.ndarray, size: int = SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """Resize a frame and its labels to (size, size) the way the app resizes frames."""
-    img = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
-    lab = cv2.resize(mask, (size, size), interpolation=cv2.INTER_NEAREST)
-    return img, lab
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -150,8 +143,8 @@ def find_pairs(folder: Path) -> list[tuple[str, Path, Path]]:
     return pairs
 
 
-def load_folder(folder: str | Path, size: int = SIZE) -> list[Sample]:
-    """Every labelled frame of a training folder, at network size."""
+def load_folder(folder: str | Path) -> list[Sample]:
+    """Every labelled frame of a training folder, apex up, at its stored size."""
     folder = Path(folder)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: training folder not found")
@@ -167,7 +160,6 @@ def load_folder(folder: str | Path, size: int = SIZE) -> list[Sample]:
         if mask.max() > LA:
             raise DatasetError(f"{mask_path}: label {mask.max()} found, expected 0 bg, 1 LV, 2 MYO, 3 LA")
         image, mask = orient_apex_up(image, mask, name)
-        image, mask = to_network_size(image, mask, size)
         samples.append(Sample(name, patient_of(name), image, mask))
     log.info("%s: %d frames from %d patients", folder, len(samples), len({s.patient for s in samples}))
     return samples

@@ -21,11 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "training.segmentation"
+from echoquality.core.cleanup import clean_labels
+from echoquality.core.framing import network_view
 
-from .augment import AugmentConfig, augment
+from .augment import AugmentConfig, Source, augment, source_of
 from .card import write_card
 from .dataset import DatasetError, Sample, load_folder, split_by_patient
 from .export import export_onnx
@@ -40,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="training folder (images/ + masks/, or the CAMUS release)")
     p.add_argument("--out", required=True, help="model folder to write (model.onnx, training.json)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=160)
+    p.add_argument("--epochs", type=int, default=180)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--weight-decay", type=float, default=1e-4)
@@ -52,18 +51,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="export scores averaged with the mirrored frame's (inside the ONNX graph)")
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--eval-every", type=int, default=20)
+    p.add_argument("--eval-every", type=int, default=30)
     p.add_argument("--export-only", action="store_true",
                    help="skip training: re-export and re-validate the weights in --checkpoint")
     p.add_argument("--checkpoint", default="", help="where to keep the PyTorch weights (default: training/runs/NAME.pt)")
     return p.parse_args(argv)
 
 
-def batches(samples: list[Sample], batch: int, rng: np.random.Generator, cfg: AugmentConfig):
-    """Shuffled, augmented (images (B,1,H,W) float32 raw 0-255, labels (B,H,W) int64) batches of one epoch."""
-    order = rng.permutation(len(samples))
+def batches(sources: list[Source], batch: int, rng: np.random.Generator, cfg: AugmentConfig):
+    """Shuffled, re-imaged and framed (images (B,1,H,W) float32 raw 0-255, labels (B,H,W) int64) batches of one epoch."""
+    order = rng.permutation(len(sources))
     for start in range(0, len(order) - batch + 1, batch):
-        pairs = [augment(samples[i].image, samples[i].mask, rng, cfg) for i in order[start:start + batch]]
+        pairs = [augment(sources[i], rng, cfg) for i in order[start:start + batch]]
         images = torch.from_numpy(np.stack([p[0] for p in pairs])[:, None])
         labels = torch.from_numpy(np.stack([p[1] for p in pairs]).astype(np.int64))
         yield images, labels
@@ -98,12 +97,26 @@ def predict(model: torch.nn.Module, images: np.ndarray, batch: int = 16) -> np.n
     return np.concatenate(out)
 
 
+def framed(samples: list[Sample], mirrored: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(images, reference labels, fan masks) of frames as the app frames them (network size)."""
+    images, masks, sectors = [], [], []
+    for s in samples:
+        image, mask = (s.image[:, ::-1], s.mask[:, ::-1]) if mirrored else (s.image, s.mask)
+        view = network_view(np.ascontiguousarray(image))
+        images.append(view.image)
+        masks.append(view.framing.to_network(np.ascontiguousarray(mask), nearest=True) * view.sector)
+        sectors.append(view.sector)
+    return np.stack(images), np.stack(masks), np.stack(sectors)
+
+
 def evaluate(model: torch.nn.Module, samples: list[Sample]) -> dict:
-    """Dice table on samples as they are and left-right mirrored."""
-    images = np.stack([s.image for s in samples])
-    masks = np.stack([s.mask for s in samples])
-    return {"as_is": dice_table(predict(model, images), masks),
-            "mirrored": dice_table(predict(model, images[:, :, ::-1].copy()), masks[:, :, ::-1])}
+    """Dice table on frames framed as the app does, cleaned up as the app does; as stored and mirrored."""
+    table = {}
+    for key, mirrored in (("as_is", False), ("mirrored", True)):
+        images, masks, sectors = framed(samples, mirrored)
+        preds = np.stack([clean_labels(p, s) for p, s in zip(predict(model, images), sectors)])
+        table[key] = dice_table(preds, masks)
+    return table
 
 
 def save_checkpoint(model: torch.nn.Module, args: argparse.Namespace, path: Path) -> None:
@@ -116,7 +129,7 @@ def summary(table: dict) -> str:
     return " ".join(f"{k} {v['mean']:.3f}" for k, v in table.items())
 
 
-def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Sample], val_set: list[Sample],
+def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], val_set: list[Sample],
         args: argparse.Namespace, checkpoint: Path) -> list[dict]:
     """Train `model`, keeping its exponential moving average in `ema`; returns the per-epoch history."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -186,7 +199,7 @@ def train(args: argparse.Namespace) -> dict:
         command = previous.get("command", "")
         args.epochs = previous.get("epochs", args.epochs)
     else:
-        history = fit(model, ema, train_set, val_set, args, checkpoint)
+        history = fit(model, ema, [source_of(s.image, s.mask) for s in train_set], val_set, args, checkpoint)
         train_minutes = (time.time() - started) / 60
         command = "python -m training.segmentation.train " + " ".join(sys.argv[1:])
     save_checkpoint(ema, args, checkpoint)

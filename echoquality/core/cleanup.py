@@ -1,0 +1,75 @@
+"""Anatomical clean-up of a label map: one plausible component per structure, nothing outside the fan.
+
+Rules (canonical framing: apex at the top):
+- Labels outside the fan are background.
+- LV: the largest component, its holes filled.
+- MYO: the largest component touching the LV (a ring around it, open at the base); none when the
+  LV is missing.
+- LA: the largest component whose centre lies below the LV's centre (further from the apex).
+Everything else becomes background. Label values: 0 background, 1 LV, 2 MYO, 3 LA, 4 AO.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+BACKGROUND, LV, MYO, LA, AO = 0, 1, 2, 3, 4
+
+
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    return cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+
+
+def _largest(mask: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
+    """The largest component of `mask` among those where `allowed` (per component index) is True."""
+    n, comp, stats, _ = _components(mask)
+    if n < 2:
+        return np.zeros(mask.shape, bool)
+    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
+    if allowed is not None:
+        areas = np.where(allowed[1:], areas, -1)
+    best = int(np.argmax(areas))
+    if areas[best] <= 0:
+        return np.zeros(mask.shape, bool)
+    return comp == best + 1
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """`mask` with its enclosed holes filled."""
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    filled = np.zeros(mask.shape, np.uint8)
+    cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
+    return filled.astype(bool)
+
+
+def clean_labels(labels: np.ndarray, sector: np.ndarray | None = None) -> np.ndarray:
+    """The cleaned label map (see the module docstring); same shape and dtype as `labels`."""
+    lab = np.asarray(labels)
+    if sector is not None:
+        lab = np.where(sector, lab, BACKGROUND)
+    out = np.zeros_like(lab)
+    lv = _largest(lab == LV)
+    if not lv.any():
+        return out
+    lv = fill_holes(lv) & ((lab == LV) | (lab == BACKGROUND) | (lab == MYO))
+    lv = _largest(lv)
+    # MYO: components touching the LV (one pixel of dilation).
+    n, comp, stats, _ = _components(lab == MYO)
+    if n > 1:
+        ring = cv2.dilate(lv.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        touching = np.zeros(n, bool)
+        touching[np.unique(comp[ring & (comp > 0)])] = True
+        touching[0] = False
+        areas = np.where(touching[1:], stats[1:, cv2.CC_STAT_AREA], -1)
+        if areas.max() > 0:
+            out[comp == 1 + int(np.argmax(areas))] = MYO
+    lv_y = np.nonzero(lv)[0].mean()
+    n, comp, stats, centroids = _components(lab == LA)
+    if n > 1:
+        below = centroids[:, 1] > lv_y
+        la = _largest(lab == LA, below)
+        out[la] = LA
+    out[lv] = LV
+    ao = _largest(lab == AO)
+    out[ao & (out == BACKGROUND)] = AO
+    return out
