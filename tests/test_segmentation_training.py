@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.segmentation.augment import AugmentConfig, augment
+from training.segmentation.augment import AugmentConfig, augment, reimage, source_of
 from training.segmentation.dataset import DatasetError, load_folder, split_by_patient
 
 
@@ -28,10 +28,10 @@ def heart(height: int = 300, width: int = 200) -> tuple[np.ndarray, np.ndarray]:
     return image, mask
 
 
-def test_camus_subset_loads_at_network_size_and_splits_by_patient(camus):
+def test_camus_subset_loads_at_stored_size_and_splits_by_patient(camus):
     samples = load_folder(camus)
     assert len(samples) == 149 and len({s.patient for s in samples}) == 125
-    assert all(s.image.shape == (256, 256) and s.mask.shape == (256, 256) for s in samples)
+    assert all(s.image.shape == (512, 512) and s.mask.shape == (512, 512) for s in samples)
     assert set(np.unique(np.stack([s.mask for s in samples]))) == {0, 1, 2, 3}
     train, val = split_by_patient(samples, 0.2, seed=0)
     assert {s.patient for s in train}.isdisjoint({s.patient for s in val})
@@ -50,7 +50,7 @@ def test_camus_release_layout_is_read_and_oriented_apex_up(tmp_path):
     samples = load_folder(tmp_path)
     assert [s.name for s in samples] == ["patient0001_2CH_ES", "patient0001_4CH_ED"]
     for s in samples:
-        rows = np.arange(256)[:, None]
+        rows = np.arange(s.mask.shape[0])[:, None]
         assert (rows * (s.mask == 1)).sum() / (s.mask == 1).sum() < (rows * (s.mask == 3)).sum() / (s.mask == 3).sum()
         assert s.patient == "patient0001"
 
@@ -62,24 +62,51 @@ def test_missing_or_empty_folder_is_a_clear_error(tmp_path):
         load_folder(tmp_path)
 
 
+def fan_heart(size: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    """The toy heart inside a 75° fan of speckle-free tissue, as a scanner would show it."""
+    from echoquality.core.fan import polygon_mask
+    from training.segmentation.augment import sector_outline
+    image, mask = heart(size, size // 2)
+    image = np.pad(image, ((0, 0), (size // 4, size // 4)), constant_values=90)   # the heart in the fan's middle
+    mask = np.pad(mask, ((0, 0), (size // 4, size // 4)))
+    fan = polygon_mask(sector_outline((10.0, size / 2), 75.0, size - 20.0), (size, size))
+    return np.where(fan, image, 0).astype(np.uint8), np.where(fan, mask, 0).astype(np.uint8)
+
+
+NO_GREY_CHANGES = dict(gain=(1, 1), gamma=(1, 1), p_tgc=0, p_speckle=0, p_noise=0, p_blur=0, p_jpeg=0,
+                       p_dynamic_range=0, p_overlays=0)
+
+
 def test_augmentation_is_seeded_and_keeps_labels_on_the_image():
-    image, mask = heart(256, 256)
-    a = augment(image, mask, np.random.default_rng(3))
-    b = augment(image, mask, np.random.default_rng(3))
+    src = source_of(*fan_heart())
+    a = augment(src, np.random.default_rng(3))
+    b = augment(src, np.random.default_rng(3))
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    assert a[0].dtype == np.float32 and a[1].dtype == np.uint8 and a[0].max() <= 255
-    geometry_only = AugmentConfig(gain=(1, 1), gamma=(1, 1), p_tgc=0, p_speckle=0, p_noise=0, p_blur=0, p_lowres=0)
-    for seed in range(20):
-        img, lab = augment(image, mask, np.random.default_rng(seed), geometry_only)
+    assert a[0].shape == (256, 256) and a[0].dtype == np.float32 and a[1].dtype == np.uint8 and a[0].max() <= 255
+    for seed in range(12):
+        img, lab = augment(src, np.random.default_rng(seed), AugmentConfig(**NO_GREY_CHANGES))
         myo = lab == 2
-        if myo.sum() > 50:   # the bright wall moved with its label
-            assert img[myo].mean() > 150 and img[lab == 1].mean() < 60
+        assert myo.sum() > 50 and (lab == 1).sum() > 50
+        assert img[myo].mean() > 150 and img[lab == 1].mean() < 60   # the bright wall moved with its label
+
+
+def test_reimaged_screens_vary_in_size_and_fan_and_keep_labels_inside_the_fan():
+    src = source_of(*fan_heart())
+    shapes = set()
+    for seed in range(8):
+        screen, lab = reimage(src, np.random.default_rng(seed), AugmentConfig(**NO_GREY_CHANGES))
+        shapes.add(screen.shape)
+        assert screen.shape == lab.shape and (lab > 0).any()
+        assert (screen[lab > 0] > 0).mean() > 0.95          # no label on the black background
+    assert len(shapes) == 8
 
 
 def test_mirroring_swaps_sides():
-    image, mask = heart(256, 256)
-    mask[:, 128:] = np.where(mask[:, 128:] == 1, 2, mask[:, 128:])     # make the heart asymmetric
-    only_mirror = AugmentConfig(p_mirror=1.0, p_affine=0, p_sector=0, gain=(1, 1), gamma=(1, 1), p_tgc=0,
-                                p_speckle=0, p_noise=0, p_blur=0, p_lowres=0)
-    _, lab = augment(image, mask, np.random.default_rng(0), only_mirror)
-    assert np.array_equal(lab, mask[:, ::-1])
+    image, mask = fan_heart()
+    mask[:, 200:] = np.where(mask[:, 200:] == 1, 2, mask[:, 200:])     # the right half of the LV becomes wall
+    src = source_of(image, mask)
+    cfg = AugmentConfig(p_mirror=1.0, zoom=(1, 1), anisotropy=(1, 1), rotation_deg=0, shift=0, **NO_GREY_CHANGES)
+    _, lab = augment(src, np.random.default_rng(0), cfg)
+    cols = np.arange(lab.shape[1])
+    lv_x = (cols * (lab == 1)).sum() / (lab == 1).sum()
+    assert lv_x > lab.shape[1] / 2                      # the LV (left half of the toy heart) is now on the right
