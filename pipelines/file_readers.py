@@ -301,9 +301,12 @@ def read_recording(path: Path) -> Recording:
         return read_image(path)
     if suffix == ".mhd":
         return read_metaimage(path)
+    if suffix == ".nii" or path.name.lower().endswith(".nii.gz"):
+        from echoquality.sources.nifti import read_nifti
+        return read_nifti(path)
     if suffix in DICOM_SUFFIXES or _looks_like_dicom(path):
         return read_dicom(path)
-    raise SourceError(f"{path}: unsupported file type '{suffix}' (video, .npy, image, DICOM or .mhd expected)")
+    raise SourceError(f"{path}: unsupported file type '{suffix}' (video, .npy, image, DICOM, .mhd or NIfTI expected)")
 
 
 def _looks_like_dicom(path: Path) -> bool:

@@ -27,6 +27,18 @@ SEGMENTATION_CLASSES = (4, 5)          # bg, LV, MYO, LA (+ AO in long-axis view
 BIAS_CORRECTION_FILE = "slope_intercept_bias_correction.npy"
 
 
+def model_framing(onnx_path: Path) -> str:
+    """How the model wants its frames: the ONNX metadata entry `framing` ("fan": the canonical
+    framing of the detected fan, this project's models), else "frame" (the whole frame resized to
+    256x256, aspect not kept: the paper's published models)."""
+    try:
+        import onnx
+        meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    except Exception:
+        return "frame"
+    return meta.get("framing", "frame") if meta.get("framing") in ("fan", "frame") else "frame"
+
+
 def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
     """Names of the model folders under models/."""
     if not models_dir.is_dir():
@@ -117,6 +129,7 @@ class SegmentationModel:
                              f"(N, 4 or 5, {INPUT_SIZE}, {INPUT_SIZE}) scores whose argmax is 0 background, 1 LV, "
                              "2 MYO, 3 LA (4 AO)")
         self.n_classes = int(n_classes)
+        self.framing = model_framing(Path(session.path))
 
     def scores(self, batch: np.ndarray) -> np.ndarray:
         """Raw class scores (N, C, 256, 256) of a batch of frames."""

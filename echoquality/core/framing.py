@@ -110,20 +110,38 @@ def framing_for(box: tuple[int, int, int, int], frame_shape: tuple[int, int], sp
     return Framing(tuple(frame_shape), box, placed, size, (height_mm / ph, width_mm / pw))
 
 
+def whole_frame_framing(frame_shape: tuple[int, int], spacing: tuple[float, float], size: int = NETWORK_SIZE
+                        ) -> Framing:
+    """The whole frame stretched to size×size (aspect not kept): the paper's published models' contract."""
+    h, w = frame_shape
+    return Framing(tuple(frame_shape), (0, 0, h, w), (0, 0, size, size), size,
+                   (h * float(spacing[0]) / size, w * float(spacing[1]) / size))
+
+
+# How a model wants its frames: "fan" (canonical framing, this project's models) or "frame" (whole frame).
+FRAMINGS = ("fan", "frame")
+
+
 def network_view(image: np.ndarray, spacing: tuple[float, float] | None = None, size: int = NETWORK_SIZE,
-                 previous_box: tuple[int, int, int, int] | None = None) -> NetworkView:
-    """The canonical network view of a frame (see the module docstring).
+                 previous_box: tuple[int, int, int, int] | None = None, framing: str = "fan") -> NetworkView:
+    """The network view of a frame (see the module docstring).
 
     `spacing` (sy, sx) in mm per frame pixel; None means square pixels. Without a fan (a blank
     frame) the whole frame is framed. `previous_box` (the last frame's `framing.box`) keeps the
-    framing steady over a loop.
+    framing steady over a loop. `framing="frame"` gives the whole frame stretched to the square
+    with nothing blanked (for models trained that way, such as the paper's published ones).
     """
     gray = grayscale(image)
     fan = find_fan(gray)
     shape = gray.shape
+    spacing = spacing if spacing is not None else (1.0, 1.0)
+    if framing == "frame":
+        whole = whole_frame_framing(shape, spacing, size)
+        sector = polygon_mask(whole.points_to_network(fan.hull), (size, size)) if fan.found \
+            else np.zeros((size, size), bool)
+        return NetworkView(whole.to_network(gray), sector, whole, fan)
     box = box_with_margin(fan.box, shape) if fan.found else (0, 0, shape[0], shape[1])
     box = steady_box(previous_box, box)
-    spacing = spacing if spacing is not None else (1.0, 1.0)
     framing = framing_for(box, shape, spacing, size)
     sector = polygon_mask(framing.points_to_network(fan.hull), (size, size)) if fan.found \
         else np.zeros((size, size), bool)

@@ -12,8 +12,11 @@ log = logging.getLogger(__name__)
 INPUT_NAME, OUTPUT_NAME = "input", "scores"
 
 
-def export_onnx(model: torch.nn.Module, path: str | Path, size: int = 256, opset: int = 17) -> Path:
-    """Write `model` as ONNX with input (N,1,size,size) raw 0-255 float32 and output (N,C,size,size) scores."""
+def export_onnx(model: torch.nn.Module, path: str | Path, size: int = 256, opset: int = 17,
+                metadata: dict[str, str] | None = None) -> Path:
+    """Write `model` as ONNX with input (N,1,size,size) raw 0-255 float32 and output (N,C,size,size) scores.
+
+    `metadata` goes into the ONNX file's metadata (e.g. framing=fan, read by the app's model registry)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
@@ -21,8 +24,23 @@ def export_onnx(model: torch.nn.Module, path: str | Path, size: int = 256, opset
     torch.onnx.export(model, example, str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                       dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}}, opset_version=opset,
                       do_constant_folding=True, dynamo=False)
+    if metadata:
+        set_metadata(path, metadata)
     check_export(model, path, example)
     return path
+
+
+def set_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Add key/value entries to an ONNX file's metadata (in place)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    kept = [p for p in proto.metadata_props if p.key not in metadata]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=str(value))
+    onnx.save(proto, str(path))
 
 
 def check_export(model: torch.nn.Module, path: Path, example: torch.Tensor) -> None:

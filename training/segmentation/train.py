@@ -204,7 +204,7 @@ def train(args: argparse.Namespace) -> dict:
         command = "python -m training.segmentation.train " + " ".join(sys.argv[1:])
     save_checkpoint(ema, args, checkpoint)
     exported = MirrorAveraged(ema) if args.tta else ema
-    export_onnx(exported, out / "model.onnx")
+    export_onnx(exported, out / "model.onnx", metadata={"framing": "fan"})
     run = {
         "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
