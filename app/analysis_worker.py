@@ -1,8 +1,8 @@
 """Analysis off the UI thread: a QThread that loads the models, opens the source and runs the FAST chain.
 
 Frames pass through a `FrameGate` (play / pause / step, real-time pacing of files, recording of
-the stream), then through `pipelines.graph.build`; a `Sink` on the quality stage turns each
-result into an `AnalysedFrame` (numpy only) sent to the UI with a queued Qt signal.
+the stream), then through `echoquality.streaming.graph.build`, whose `FrameResult`s become
+`AnalysedFrame`s (numpy only) sent to the UI with a queued Qt signal.
 """
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 
-from pipelines.types import N_REGIONS, Frame, FrameResult
+from echoquality.core.records import Frame, FrameResult
+from echoquality.core.render import colour_regions
+from echoquality.core.vocabulary import N_REGIONS
+from echoquality.sources import is_live
 
 log = logging.getLogger(__name__)
 
@@ -183,34 +186,6 @@ class FrameGate:
             yield frame
 
 
-_model_lock = threading.Lock()
-_models: dict[tuple[str, str, str], object] = {}
-
-
-def _cached(key: tuple[str, str, str], load):
-    """The model (or method) under key, loaded once."""
-    with _model_lock:
-        if key not in _models:
-            _models[key] = load(key[1], key[2])
-        return _models[key]
-
-
-def cached_segmentation(name: str, backend: str):
-    """The segmentation model (loaded once per name and backend)."""
-    from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model
-    return _cached(("segmentation", name or DEFAULT_SEGMENTATION, backend), load_segmentation_model)
-
-
-def cached_method(name: str, backend: str):
-    """(method, method name) of a quality method (models loaded once per name and backend)."""
-    from pipelines.quality import DEFAULT_METHOD, resolve_method
-    return _cached(("method", name or DEFAULT_METHOD, backend), resolve_method)
-
-
-def is_live(spec: str) -> bool:
-    return spec.startswith("igtl://")
-
-
 class AnalysisWorker(QThread):
     """Runs one source through the chain until it ends or `stop()` is called."""
 
@@ -328,14 +303,15 @@ class AnalysisWorker(QThread):
             self._fail(f"{self.request.source}: analysis stopped ({error})")
 
     def _run(self) -> None:
-        from pipelines.inference import ModelError
-        from pipelines.sources import SourceError, open_source
+        from echoquality.inference.backends import ModelError
+        from echoquality.inference.registry import shared_method, shared_segmentation_model
+        from echoquality.sources import SourceError, open_source
 
         request = self.request
         self._set_state(LOADING)
         try:
-            segmentation = cached_segmentation(request.segmentation, request.backend)
-            method, method_name = cached_method(request.method, request.backend)
+            segmentation = shared_segmentation_model(request.segmentation, request.backend)
+            method, method_name = shared_method(request.method, request.backend)
         except (ModelError, ValueError, ImportError, OSError) as error:
             self._fail(f"cannot load the models: {error}")
             return
@@ -372,46 +348,21 @@ class AnalysisWorker(QThread):
             recorder.add_frame(frame)
 
     def _stream(self, gate: FrameGate, segmentation, method, method_name: str) -> None:
-        import fast
-        from pipelines.fast_bridge import Sink, is_end_marker
-        from pipelines.graph import build
+        from echoquality.streaming.graph import build
 
-        # The window draws its own panels from the scored regions: no split-screen stage.
+        # The window draws its own panels from the result: no split-screen image in the chain.
         request = self.request
         in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
-        pipeline = build(gate, segmentation, method, method_name, request.view, max_in_flight=in_flight,
-                         split_screen=False, smoothing_s=SCORE_SMOOTHING_S)
-        sink = Sink.create(lambda scored: self._on_result(scored, gate, method_name), 1, pipeline.frames) \
-            .connect(0, pipeline.scores, 0)
-        for image in fast.DataStream(sink):
-            if is_end_marker(image):
-                break
+        pipeline = build(gate, segmentation, method, method_name, self._on_result, request.view,
+                         max_in_flight=in_flight, split_screen=False, smoothing_s=SCORE_SMOOTHING_S)
+        pipeline.run()
         if pipeline.frames.error and not self._stop.is_set():
             self._fail(f"{request.source}: {pipeline.frames.error}")
 
-    def _on_result(self, scored, gate: FrameGate, method_name: str) -> None:
-        """Sink callback (worker thread): pair the result with its frame, colour it, send it to the UI."""
-        from pipelines.fast_bridge import frame_error, is_end_marker, to_numpy
-        from pipelines.quality import parse_scores
-        from pipelines.splitscreen import colour_regions
-
-        if is_end_marker(scored):
-            return
-        index = int(scored.getFrameData("index"))
-        kept = gate.take(index)
-        if kept is None:
-            return
-        frame, sent_at = kept
-        error = frame_error(scored)
-        scores = np.full(N_REGIONS, np.nan)
-        region_map = None
-        quality_image = None
-        centres = np.full((N_REGIONS, 2), np.nan)
-        if error is None:
-            scores = parse_scores(scored.getFrameData("scores"))
-            region_map = to_numpy(scored)
-            region_map = np.where(region_map <= N_REGIONS, region_map, 0).astype(np.uint8)
-            quality_image = colour_regions(frame.image, region_map, scores)
-            centres = region_centres(region_map)
-        result = FrameResult(frame, None, region_map, scores, method_name, self.request.view)
-        self.analysed.emit(AnalysedFrame(result, quality_image, centres, error, sent_at))
+    def _on_result(self, result: FrameResult) -> None:
+        """Result callback (worker thread): colour the regions and send the frame to the UI."""
+        quality_image, centres = None, np.full((N_REGIONS, 2), np.nan)
+        if result.error is None:
+            quality_image = colour_regions(result.frame.image, result.region_map, result.scores)
+            centres = region_centres(result.region_map)
+        self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at))

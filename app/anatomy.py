@@ -1,7 +1,7 @@
 """Anatomical names of the walls and regions as the clinician reads them, per view."""
 from __future__ import annotations
 
-from pipelines.types import REGION_NAMES, VIEWS
+from echoquality.core.vocabulary import REGION_NAMES, VIEWS
 
 # (image-left wall, image-right wall) of each view, as displayed.
 WALLS: dict[str, tuple[str, str]] = {

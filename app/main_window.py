@@ -18,8 +18,12 @@ from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, 
                              QMainWindow, QMessageBox, QSizePolicy, QToolBar, QToolButton, QVBoxLayout,
                              QWidget)
 
-from pipelines.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
-from pipelines.types import VIEWS
+from echoquality.core.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
+from echoquality.core.vocabulary import VIEWS
+from echoquality.outputs.recording import Recorder, is_recording, new_recording_folder, recording_fps, recording_source
+from echoquality.paths import DEMO_LOOP, MODELS_DIR
+from echoquality.sources import parse_source
+from echoquality.sources.base import scanner_source
 
 from . import analysis_worker as aw
 from .anatomy import VIEW_SHORT, VIEW_TITLES, wall_names
@@ -28,7 +32,6 @@ from .image_panel import ImagePanel, Marker
 from .quality_colours import format_score, score_colour
 from .quality_panel import GlobalQuality, QualityLegend, RegionScores
 from .quality_strip import QualityStrip
-from .recorder import Recorder, is_recording, new_recording_folder, recording_fps, recording_source
 from .settings import GuiSettings, default_output_folder, load_settings, qsettings, save_settings
 from .stream_stats import StreamStats
 from .theme import apply_dark_theme
@@ -71,17 +74,17 @@ def _set_checked(action: QAction, checked: bool) -> None:
 
 def normalise_scanner_address(text: str) -> str:
     """'host:port', 'host' or 'igtl://host:port/device' → 'igtl://…'; ValueError naming the problem."""
-    from pipelines.igtl_source import parse_igtl_url
-    text = text.strip()
-    spec = text if text.lower().startswith("igtl://") else f"igtl://{text}"
+    from echoquality.sources.igtl.receiver import parse_igtl_url
+    spec = scanner_source(text)
     parse_igtl_url(spec)
     return spec
 
 
 def source_title(spec: str) -> str:
     """Short name of a source for headers and the status bar."""
-    if spec.startswith("igtl://"):
-        return "Scanner " + spec[len("igtl://"):]
+    parsed = parse_source(spec)
+    if parsed.live:
+        return "Scanner " + parsed.address
     path = Path(spec)
     if path.parent.name == "frames" and "#" in path.name:
         return f"Recording {path.parent.parent.name}"
@@ -339,7 +342,7 @@ class MainWindow(QMainWindow):
         spec = str(spec).strip()
         if not spec:
             return
-        if not spec.startswith("igtl://") and Path(spec).is_dir() and is_recording(spec):
+        if not parse_source(spec).live and Path(spec).is_dir() and is_recording(spec):
             fps = fps or recording_fps(spec)
             spec = recording_source(spec)
         self.set_recording(False)
@@ -385,11 +388,11 @@ class MainWindow(QMainWindow):
         except ValueError as error:
             QMessageBox.warning(self, "Scanner address", str(error))
             return
-        self.settings.scanner_address = spec[len("igtl://"):]
+        self.settings.scanner_address = parse_source(spec).address
         self.open_source(spec)
 
     def open_demo(self) -> None:
-        self.open_source(str(Path(__file__).resolve().parents[1] / "data" / "samples" / "e95_a4c.mp4"))
+        self.open_source(str(DEMO_LOOP))
 
     def output_folder(self) -> str:
         return self.settings.output_folder or default_output_folder()
@@ -579,7 +582,7 @@ class MainWindow(QMainWindow):
         method = self.method_box.itemData(index)
         if not method:
             folder = QFileDialog.getExistingDirectory(self, "Quality model folder (with model.onnx)",
-                                                      str(Path(__file__).resolve().parents[1] / "models"))
+                                                      str(MODELS_DIR))
             if not folder:
                 self._select_method_item()
                 return
@@ -744,7 +747,7 @@ class MainWindow(QMainWindow):
                 text = f"scanner: {scanner}" + (" · paused" if worker.paused else "")
                 template = SCANNER_MESSAGES.get(scanner)
                 if template and not self._failure:
-                    address = self.source[len("igtl://"):]
+                    address = parse_source(self.source).address
                     self.left_panel.set_message(template[0].format(address=address), template[1])
                 elif not self._failure:
                     self.left_panel.set_message("")

@@ -1,11 +1,11 @@
-"""The five-colour quality scale (pipelines.splitscreen) as Qt colours."""
+"""The five-colour quality scale (echoquality.core.render) as Qt colours."""
 from __future__ import annotations
 
 import numpy as np
 from PyQt6.QtGui import QColor
 
-from pipelines.splitscreen import CATEGORY_COLOURS, INVALID_COLOUR
-from pipelines.types import QUALITY_CATEGORIES, quality_category
+from echoquality.core.render import CATEGORY_COLOURS, INVALID_COLOUR
+from echoquality.core.vocabulary import QUALITY_CATEGORIES, quality_category
 
 INVALID_NAME = "invalid"
 

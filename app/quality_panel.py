@@ -6,7 +6,7 @@ from PyQt6.QtCore import QRectF, QSize, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter, QPainterPath
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from pipelines.types import N_REGIONS, QUALITY_CATEGORIES
+from echoquality.core.vocabulary import N_REGIONS, QUALITY_CATEGORIES
 
 from .anatomy import region_labels
 from .quality_colours import (INVALID_NAME, category_colour, category_name, format_score, score_colour,

@@ -9,7 +9,7 @@ from PyQt6.QtCore import QRectF, Qt
 from PyQt6.QtGui import QColor, QFont, QPainter, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-from pipelines.types import N_REGIONS, quality_category
+from echoquality.core.vocabulary import N_REGIONS, quality_category
 
 from .anatomy import region_labels
 from .quality_colours import category_colour, format_score

@@ -18,16 +18,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import fast  # noqa: E402,F401  (before PyQt6)
-import numpy as np  # noqa: E402
-from PyQt6.QtCore import QSettings, QTimer  # noqa: E402
-from PyQt6.QtWidgets import QApplication  # noqa: E402
+import fast  # noqa: F401  (before PyQt6)
+import numpy as np
+from PyQt6.QtCore import QSettings, QTimer
+from PyQt6.QtWidgets import QApplication
 
-from app.main_window import MainWindow  # noqa: E402
-from app.theme import apply_dark_theme  # noqa: E402
+from app.main_window import MainWindow
+from app.theme import apply_dark_theme
 
 
 def stats(name: str, values, unit: str) -> None:

@@ -3,7 +3,7 @@
 A scanner simulator in a child process streams a loop at --fps (60 by default) over
 loopback; this process receives it with IGTLSource and either
   --chain receive : only receives and decodes (transport latency), or
-  --chain analyze : runs the whole analysis chain as `analyze` does (pipelines.graph, one frame
+  --chain analyze : runs the whole analysis chain as `analyze` does (echoquality.streaming.graph, one frame
                     in flight, so the source keeps only the newest frame while the chain is busy).
 Latency = wall clock when the result is ready minus the sender's header timestamp
 (same machine, same clock). Prints median and p95, frames received, dropped and analysed.
@@ -23,12 +23,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 SENDER = """
 import logging, sys
 logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s", force=True)
-from pipelines.scanner_simulator import simulate_scanner
+from echoquality.sources.igtl.simulator import simulate_scanner
 sys.exit(simulate_scanner(sys.argv[1], port=int(sys.argv[2]), fps=float(sys.argv[3])))
 """
 
@@ -64,13 +63,11 @@ def run_receive(src, seconds: float) -> int:
 
 
 def run_analyze(src, seconds: float, args) -> int:
-    """The lead's chain (pipelines.graph) fed by the live source; latency recorded at the sink."""
+    """The lead's chain (echoquality.streaming.graph) fed by the live source; latency recorded at the sink."""
     import fast  # noqa: F401  (before anything Qt)
 
-    from pipelines.fast_bridge import Sink, is_end_marker
-    from pipelines.graph import build
-    from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model
-    from pipelines.quality import resolve_method
+    from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
+    from echoquality.streaming.graph import build
 
     segmentation = load_segmentation_model(args.segmentation or DEFAULT_SEGMENTATION, args.backend)
     method, method_name = resolve_method(args.method, args.backend)
@@ -83,20 +80,13 @@ def run_analyze(src, seconds: float, args) -> int:
             if time.monotonic() > end:
                 return
 
-    def on_frame(split, *_):
-        if is_end_marker(split):
-            return
-        stamp = split.getFrameData("timestamp") if split.hasFrameData("timestamp") else ""
-        if stamp:
-            src.counters.record_latency(time.time() - float(stamp))
+    def on_result(result):
+        if result.frame.timestamp is not None:
+            src.counters.record_latency(time.time() - result.frame.timestamp)
         done[0] += 1
 
-    pipeline = build(frames(), segmentation, method, method_name, args.view, max_in_flight=1)   # as analyze
-    sink = Sink.create(on_frame, 3, pipeline.frames).connect(0, pipeline.split_screen, 0).connect(1, pipeline.labels, 0) \
-        .connect(2, pipeline.scores, 0)
-    for image in fast.DataStream(sink):
-        if is_end_marker(image):
-            break
+    pipeline = build(frames(), segmentation, method, method_name, on_result, args.view, max_in_flight=1)   # as analyze
+    pipeline.run()
     return done[0]
 
 
@@ -113,7 +103,7 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from pipelines.igtl_source import IGTLSource
+    from echoquality.sources.igtl.receiver import IGTLSource
 
     port = free_port()
     sender = start_sender(args.loop, port, args.fps)

@@ -5,25 +5,21 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import fast  # noqa: E402,F401
-import numpy as np  # noqa: E402
+import fast  # noqa: F401  (FAST before anything that may load Qt)
+import numpy as np
 
-from pipelines.fast_bridge import Sink, is_end_marker  # noqa: E402
-from pipelines.graph import build  # noqa: E402
-from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
-from pipelines.preprocess import network_input, network_spacing  # noqa: E402
-from pipelines.quality import resolve_method  # noqa: E402
-from pipelines.regions import divide_myocardium  # noqa: E402
-from pipelines.sector import sector_mask  # noqa: E402
-from pipelines.sources import open_source  # noqa: E402
-from pipelines.splitscreen import compose_split_screen  # noqa: E402
+from echoquality.core.preprocess import network_input, network_spacing
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.render import compose_split_screen
+from echoquality.core.sector import sector_mask
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
+from echoquality.sources import open_source
+from echoquality.streaming.graph import build
 
 DEMO = ROOT / "data" / "samples" / "e95_a4c.mp4"
 
@@ -64,13 +60,9 @@ def main() -> None:
 
     # End to end through the FAST chain: time between consecutive results in steady state.
     stamps: list[float] = []
-    pipeline = build(iter(frames), segmentation, method, name)
-    sink = Sink.create(lambda *images: stamps.append(time.perf_counter()), 1, pipeline.frames) \
-        .connect(0, pipeline.split_screen, 0)
+    pipeline = build(iter(frames), segmentation, method, name, lambda result: stamps.append(time.perf_counter()))
     start = time.perf_counter()
-    for image in fast.DataStream(sink):
-        if is_end_marker(image):
-            break
+    pipeline.run()
     total = time.perf_counter() - start
     gaps = list(np.diff(stamps[5:-1]) * 1e3)
     print(f"FAST chain    {stats(gaps)} per frame; {len(stamps) - 1} frames in {total:.2f} s "

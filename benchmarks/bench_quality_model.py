@@ -15,11 +15,10 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from pipelines.inference import ModelError  # noqa: E402
-from pipelines.model_registry import load_quality_model  # noqa: E402
-from pipelines.preprocess import network_input  # noqa: E402
-from pipelines.quality import DEFAULT_QUALITY_MODEL  # noqa: E402
+from echoquality.inference.backends import ModelError
+from echoquality.inference.registry import load_quality_model
+from echoquality.core.preprocess import network_input
+from echoquality.core.quality import DEFAULT_QUALITY_MODEL
 
 
 def frames(path: Path, n: int) -> list[np.ndarray]:

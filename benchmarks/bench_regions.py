@@ -18,10 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipelines.pixel_metrics import regional_metrics  # noqa: E402
-from pipelines.regions import divide_myocardium  # noqa: E402
-from pipelines.sector import sector_mask  # noqa: E402
+from echoquality.core.pixel_metrics import regional_metrics
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.sector import sector_mask
 
 SIZE = 256
 

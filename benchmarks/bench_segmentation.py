@@ -17,15 +17,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import fast  # noqa: E402,F401  (FAST before anything that may load Qt)
-import numpy as np  # noqa: E402
+import fast  # noqa: F401  (FAST before anything that may load Qt)
+import numpy as np
 
-from pipelines.inference import ModelError, available_backends  # noqa: E402
-from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
-from pipelines.preprocess import network_batch  # noqa: E402
-from pipelines.sources import open_source  # noqa: E402
+from echoquality.inference.backends import ModelError, available_backends
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model
+from echoquality.core.preprocess import network_batch
+from echoquality.sources.playback import open_source
 
 DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"
 

@@ -18,10 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipelines.regions import divide_myocardium  # noqa: E402
-from pipelines.sector import sector_mask  # noqa: E402
-from pipelines.types import REGION_NAMES  # noqa: E402
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.sector import sector_mask
+from echoquality.core.vocabulary import REGION_NAMES
 
 SIZE = 256
 TILE = 128

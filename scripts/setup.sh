@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets up everything the app needs, idempotently: system libraries (Debian/Ubuntu), .venv, requirements.
+# Sets up everything the app needs, idempotently: system libraries (Debian/Ubuntu), .venv, requirements, the package.
 #   bash scripts/setup.sh         # the app
 #   bash scripts/setup.sh --dev   # the app and the test tools
 set -euo pipefail
@@ -33,10 +33,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 req=requirements.txt
 [ "${1:-}" = "--dev" ] && req=requirements-dev.txt
-stamp=".venv/.installed-$(cat requirements*.txt | sha1sum | cut -c1-12)-$(basename $req)"
+stamp=".venv/.installed-$(cat requirements*.txt pyproject.toml | sha1sum | cut -c1-12)-$(basename $req)"
 if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r "$req"
+  .venv/bin/python -m pip install -q --no-deps -e .   # the package itself (console script `echoquality`)
   touch "$stamp"
 fi
 echo "set up: .venv ($(.venv/bin/python --version))"

@@ -29,11 +29,10 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from pipelines.pixel_metrics import ALL_METRICS, GCNR_BINS, METRICS, TARGET_MEAN, TARGET_SD, regional_metrics  # noqa: E402
-from pipelines.regions import divide_myocardium  # noqa: E402
-from pipelines.sector import sector_mask  # noqa: E402
-from pipelines.types import N_REGIONS, default_spacing  # noqa: E402
+from echoquality.core.pixel_metrics import ALL_METRICS, GCNR_BINS, METRICS, TARGET_MEAN, TARGET_SD, regional_metrics
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.sector import sector_mask
+from echoquality.core.vocabulary import N_REGIONS, default_spacing
 
 log = logging.getLogger("fit_metric_maps")
 SIZE = 256

@@ -1,6 +1,6 @@
 """Regional degradation generator: physically plausible, controlled loss of image quality per region.
 
-A clean frame (network size, 256x256) with its eight regions (pipelines.regions) is degraded with a random
+A clean frame (network size, 256x256) with its eight regions (echoquality.core.regions) is degraded with a random
 set of operations, each confined by a soft weight map W (0..1) and given a severity in quality categories:
 
 - shadow: attenuation along the scan lines of a wedge from the transducer (rib shadow) or from just above
@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipelines.pixel_metrics import regional_metrics
-from pipelines.regions import Regions, divide_myocardium
-from pipelines.sector import sector_mask
-from pipelines.types import LV, MYO, N_REGIONS
+from echoquality.core.pixel_metrics import regional_metrics
+from echoquality.core.regions import Regions, divide_myocardium
+from echoquality.core.sector import sector_mask
+from echoquality.core.vocabulary import LV, MYO, N_REGIONS
 
 SIZE = 256
 # Output index after a horizontal mirror: image left and right swap (canonical order of REGION_NAMES).

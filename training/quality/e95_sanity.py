@@ -19,17 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "training.quality"
 
-from pipelines.model_registry import DEFAULT_SEGMENTATION, load_quality_model, load_segmentation_model
-from pipelines.preprocess import network_input
-from pipelines.sources import SourceError, open_source
-from pipelines.regions import divide_myocardium
-from pipelines.sector import sector_mask
-from pipelines.splitscreen import colour_regions
-from pipelines.types import REGION_NAMES
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_quality_model, load_segmentation_model
+from echoquality.core.preprocess import network_input
+from echoquality.sources.playback import SourceError, open_source
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.sector import sector_mask
+from echoquality.core.render import colour_regions
+from echoquality.core.vocabulary import REGION_NAMES
 
 log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--segmentation", default=DEFAULT_SEGMENTATION)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from pipelines.inference import ModelError
+    from echoquality.inference.backends import ModelError
     try:
         model = load_quality_model(args.model, "onnxruntime-cpu")
     except ModelError as error:

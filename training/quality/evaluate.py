@@ -2,7 +2,7 @@
 
     .venv/bin/python -m training.quality.evaluate --model models/NAME --data ../shared/data/camus_subset
 
-Numbers: Spearman rho and accuracy (rounded score == rounded label, pipelines.types.quality_category) on
+Numbers: Spearman rho and accuracy (rounded score == rounded label, core.vocabulary.quality_category) on
 held-out degraded frames (patients never seen in training), and the mean absolute change of the scores when
 the same frames are shown with gamma 0.9/1.1 and gain 0.8/1.2.
 """
@@ -17,11 +17,8 @@ from typing import Callable
 
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "training.quality"
 
-from pipelines.types import N_REGIONS, quality_category
+from echoquality.core.vocabulary import N_REGIONS, quality_category
 
 from .degrade import FrameGeometry, degrade
 
@@ -107,7 +104,7 @@ def report(predict: Predict, frames: list[FrameGeometry], per_frame: int = 10, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipelines.model_registry import load_quality_model
+    from echoquality.inference.registry import load_quality_model
 
     from .dataset import DatasetError, load_frames, split_by_patient
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-frame", type=int, default=10)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from pipelines.inference import ModelError
+    from echoquality.inference.backends import ModelError
     try:
         model = load_quality_model(args.model, "onnxruntime-cpu")
     except ModelError as error:

@@ -1,7 +1,7 @@
 """MobileNetV2 (Sandler et al. 2018) in plain torch, with a regression head for the eight regional scores.
 
 Input: (N, 1, 256, 256) float32 raw 0-255 grey values (normalised inside the network); output: (N, 8)
-scores on the 1-5 scale in the canonical region order (pipelines.types.REGION_NAMES).
+scores on the 1-5 scale in the canonical region order (echoquality.core.vocabulary.REGION_NAMES).
 """
 from __future__ import annotations
 

@@ -19,9 +19,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "training.quality"
 
 from .dataset import DatasetError, load_frames, split_by_patient
 from .degrade import FrameGeometry, cell_targets, degrade, geometric_augment, invariance_augment

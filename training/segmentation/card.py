@@ -126,7 +126,7 @@ additive noise. Validation frames take the app's path untouched: framing, networ
 ## Real loops without labels (the real-frame check)
 {real_text}
 
-## Speed (one frame per call, through `pipelines.model_registry`, argmax included)
+## Speed (one frame per call, through `echoquality.inference.registry`, argmax included)
 {speed_text}
 
 {exploration}

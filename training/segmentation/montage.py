@@ -12,15 +12,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
 
-import fast  # noqa: E402,F401  (FAST before anything that may load Qt)
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import fast  # noqa: F401  (FAST before anything that may load Qt)
+import cv2
+import numpy as np
 
-from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model  # noqa: E402
-from pipelines.preprocess import network_batch  # noqa: E402
-from pipelines.sources import open_source  # noqa: E402
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model
+from echoquality.core.preprocess import network_batch
+from echoquality.sources.playback import open_source
 
 COLOURS_BGR = {1: (60, 60, 255), 2: (60, 220, 60), 3: (255, 120, 40)}  # LV red, MYO green, LA blue
 

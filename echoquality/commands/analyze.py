@@ -1,0 +1,264 @@
+"""Headless analysis: run the chain over inputs and write results.csv, masks, region maps and videos.
+
+Rows are written and flushed as frames finish, so a failure later in a source, or in another
+source, never loses results already computed.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from echoquality.core.records import FrameResult
+from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES
+from echoquality.inference.backends import ModelError
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
+from echoquality.outputs.masks import MapWriter
+from echoquality.outputs.results_csv import ResultsCsv, score_cell
+from echoquality.outputs.video import VideoWriter
+from echoquality.sources import SourceError, is_live, open_source, source_stem
+from echoquality.streaming.graph import build
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalysisSettings:
+    method: str = ""
+    view: str = "a4c"
+    segmentation: str = ""
+    backend: str = "auto"
+    save_masks: bool = False
+    save_regions: bool = False
+    save_video: bool = False
+    max_frames: int | None = None
+    timeout_s: float | None = None
+    fps: float | None = None
+    spacing: tuple[float, float] | None = None
+
+
+@dataclass
+class SourceSummary:
+    source: str
+    frames: int = 0
+    seconds: float = 0.0
+    score_sums: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS))
+    score_counts: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS, int))
+    error: str | None = None
+    stream: str = ""  # live sources: frames received/dropped/corrupt, reconnects, latency
+
+    @property
+    def mean_scores(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.score_counts > 0, self.score_sums / np.maximum(self.score_counts, 1), np.nan)
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, label: str, total: int | None):
+        self.label, self.total, self.count, self.start, self.shown = label, total, 0, time.perf_counter(), 0.0
+
+    def step(self) -> None:
+        self.count += 1
+        now = time.perf_counter()
+        interval = 0.2 if sys.stderr.isatty() else 5.0
+        if now - self.shown > interval or self.count == self.total:
+            self.shown = now
+            rate = self.count / max(now - self.start, 1e-9)
+            if self.total:
+                done = min(self.count / self.total, 1.0)
+                bar = "#" * int(done * 30)
+                line = f"\r{self.label} [{bar:<30}] {self.count}/{self.total} {rate:5.1f} frames/s"
+            else:
+                line = f"\r{self.label} {self.count} frames {rate:5.1f} frames/s"
+            sys.stderr.write(line if sys.stderr.isatty() else line[1:] + "\n")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.count and sys.stderr.isatty():
+            sys.stderr.write("\n")
+
+
+class StopRequest:
+    """Ctrl-C ends the analysis cleanly: frames in progress finish and files are closed; twice aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self.source = None
+        self._previous = None
+
+    def __enter__(self) -> "StopRequest":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        sys.stderr.write("\nstopping after the frames in progress (Ctrl-C again to abort)\n")
+        close = getattr(self.source, "close", None)
+        if close is not None:
+            close()
+
+    def frames(self, stream):
+        """`stream` until a stop is requested."""
+        for frame in stream:
+            if self.requested:
+                return
+            yield frame
+
+
+class OutputFolder:
+    """The output contract of `analyze` in one folder: results.csv, masks/, regions/, <stem>_split.mp4."""
+
+    def __init__(self, out_dir: Path, settings: AnalysisSettings):
+        self.out_dir = out_dir
+        self.settings = settings
+        out_dir.mkdir(parents=True, exist_ok=True)
+        self.results = ResultsCsv(out_dir / "results.csv")
+        self.masks = MapWriter(out_dir, "masks") if settings.save_masks else None
+        self.regions = MapWriter(out_dir, "regions") if settings.save_regions else None
+        self._video: VideoWriter | None = None
+        self.videos: list[Path] = []
+
+    def start_source(self, spec: str, fps: float) -> None:
+        self.stem = source_stem(spec)
+        self._video = VideoWriter(self.out_dir / f"{self.stem}_split.mp4", fps) if self.settings.save_video else None
+
+    def write(self, result: FrameResult) -> None:
+        self.results.write(result)
+        frame = result.frame
+        if self.masks is not None and result.labels is not None:
+            self.masks.write(self.stem, frame.index, result.labels, frame.image.shape[:2])
+        if self.regions is not None and result.region_map is not None:
+            self.regions.write(self.stem, frame.index, result.region_map, frame.image.shape[:2])
+        if self._video is not None and result.split_screen is not None:
+            if not self._video.started:
+                self.videos.append(self._video.path)
+            self._video.write(result.split_screen)
+
+    def end_source(self) -> None:
+        if self._video is not None:
+            self._video.close()
+            self._video = None
+
+    def close(self) -> None:
+        self.end_source()
+        self.results.close()
+
+
+def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, method_name: str,
+                   outputs: OutputFolder, stop: StopRequest | None = None) -> SourceSummary:
+    """Run the chain over one input; returns what was done (with the source's error, if any)."""
+    summary = SourceSummary(spec)
+    live = is_live(spec)
+    try:
+        source = open_source(spec, fps=settings.fps, spacing=settings.spacing, timeout_s=settings.timeout_s)
+        frames = iter(source)
+        first = next(frames, None)
+    except SourceError as error:
+        summary.error = str(error)
+        return summary
+    if first is None:
+        waited = f" within {settings.timeout_s:g} s" if live and settings.timeout_s else ""
+        summary.error = f"{spec}: no frames received{waited}"
+        return summary
+    stream = itertools.chain([first], frames)
+    if stop is not None:
+        stop.source = source
+        stream = stop.frames(stream)
+    if settings.max_frames is not None:
+        stream = itertools.islice(stream, settings.max_frames)
+    outputs.start_source(spec, getattr(source, "fps", None) or 30.0)
+    counters = getattr(source, "counters", None)
+    progress = Progress(source_stem(spec), min(filter(None, [getattr(source, "n_frames", None),
+                                                              settings.max_frames]), default=None))
+
+    def on_result(result: FrameResult) -> None:
+        outputs.write(result)
+        if result.error is None:
+            seen = ~np.isnan(result.scores)
+            summary.score_sums[seen] += result.scores[seen]
+            summary.score_counts[seen] += 1
+        summary.frames += 1
+        if result.frame.timestamp is not None and counters is not None:
+            counters.record_latency(time.time() - result.frame.timestamp)
+        progress.step()
+
+    start = time.perf_counter()
+    pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=source_stem(spec),
+                     max_in_flight=1 if live else 8, split_screen=settings.save_video)
+    pipeline.run()
+    summary.seconds = time.perf_counter() - start
+    progress.close()
+    outputs.end_source()
+    close = getattr(source, "close", None)
+    if close:
+        close()
+    if pipeline.frames.error:
+        summary.error = pipeline.frames.error
+    if counters is not None:
+        summary.stream = counters.summary()
+    return summary
+
+
+def print_summary(summaries: list[SourceSummary], out_dir: Path, outputs: list[tuple[str, Path]]) -> None:
+    """The closing summary: frames, frames/s and mean quality per region for each input."""
+    for s in summaries:
+        if s.frames:
+            rate = s.frames / s.seconds if s.seconds > 0 else float("nan")
+            means = ", ".join(f"{n} {score_cell(m) or '-'}" for n, m in zip(REGION_NAMES, s.mean_scores))
+            print(f"{s.source}: {s.frames} frames, {rate:.1f} frames/s; mean quality: {means}")
+        if s.stream:
+            print(f"{s.source}: {s.stream}")
+        if s.error:
+            print(f"error: {s.error}" + (f" (after {s.frames} frames; their results are kept)" if s.frames else ""),
+                  file=sys.stderr)
+    print(f"results: {out_dir / 'results.csv'}")
+    for name, path in outputs:
+        print(f"{name}: {path}")
+
+
+def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) -> int:
+    """Analyse every input; exit status 0 only when all of them were read without error."""
+    out = Path(out_dir)
+    try:
+        segmentation = load_segmentation_model(settings.segmentation or DEFAULT_SEGMENTATION, settings.backend)
+        method, method_name = resolve_method(settings.method, settings.backend)
+    except (ModelError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        outputs = OutputFolder(out, settings)
+    except OSError as error:
+        print(f"error: {out}: cannot write results ({error.strerror or error})", file=sys.stderr)
+        return 2
+    summaries = []
+    with StopRequest() as stop:
+        try:
+            for spec in inputs:
+                if stop.requested:
+                    break
+                summaries.append(analyze_source(spec, settings, segmentation, method, method_name, outputs, stop))
+        finally:
+            outputs.close()
+    written = [(name, out / name) for name, wanted in (("masks", settings.save_masks),
+                                                       ("regions", settings.save_regions)) if wanted]
+    print_summary(summaries, out, written + [("video", video) for video in outputs.videos])
+    if stop.requested:
+        print("interrupted: results of the analysed frames are kept", file=sys.stderr)
+        return 130
+    return 1 if any(s.error for s in summaries) else 0

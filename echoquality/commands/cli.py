@@ -1,0 +1,139 @@
+"""Regional image quality for echocardiography: the single command-line entry (`echoquality`, `launch.py`).
+
+    echoquality                          # the GUI on the bundled demo loop
+    echoquality analyze INPUT... --out DIR
+    echoquality regions MASK... --out DIR
+    echoquality simulate-scanner LOOP
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from echoquality.core.vocabulary import VIEWS
+from echoquality.paths import DEMO_LOOP, PROJECT_ROOT
+
+
+def _spacing(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spacing", nargs=2, type=float, metavar=("SY", "SX"),
+                        help="pixel spacing in mm (rows, columns); overrides the file's")
+
+
+def _analyze_parser(sub) -> None:
+    p = sub.add_parser("analyze", help="headless analysis of files or a live stream")
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="video (MP4/AVI), .npy, PNG/JPG, DICOM, .mhd (name_#.mhd for a sequence) or igtl://HOST:PORT[/DEVICE]")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--method", default="", help="quality method: gcnr, cnr, cr, intensity, pmax, e2e, or a quality model folder")
+    p.add_argument("--view", default="a4c", choices=VIEWS)
+    p.add_argument("--segmentation", default="", help="segmentation model name or folder (default: the bundled model)")
+    p.add_argument("--backend", default="auto", help="inference backend: auto, openvino, onnxruntime-cpu, onnxruntime-cuda")
+    p.add_argument("--save-masks", action="store_true", help="write masks/<stem>_<frame>.png label maps")
+    p.add_argument("--save-regions", action="store_true", help="write regions/<stem>_<frame>.png region maps")
+    p.add_argument("--save-video", action="store_true", help="write <stem>_split.mp4 split-screen videos")
+    p.add_argument("--max-frames", type=int, help="analyse at most N frames of each input")
+    p.add_argument("--timeout", type=float, help="live streams: stop after S seconds without a frame")
+    p.add_argument("--fps", type=float, help="frame rate, overriding the file's")
+    _spacing(p)
+
+
+def _regions_parser(sub) -> None:
+    p = sub.add_parser("regions", help="divide label maps into the eight regions")
+    p.add_argument("masks", nargs="+", metavar="MASK", help="label maps: 0 bg, 1 LV, 2 MYO, 3 LA, 4 AO")
+    p.add_argument("--out", required=True, help="output folder")
+    _spacing(p)
+
+
+def _simulator_parser(sub) -> None:
+    p = sub.add_parser("simulate-scanner", help="stream a loop as OpenIGTLink IMAGE messages")
+    p.add_argument("loop", help="any replayable file")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=18944)
+    p.add_argument("--fps", type=float)
+    p.add_argument("--device", default="Image")
+    p.add_argument("--frames", type=int, help="stop after N frames (default: loop forever)")
+    _spacing(p)
+
+
+def _gui_parser(sub) -> None:
+    p = sub.add_parser("gui", help="the split-screen application")
+    p.add_argument("--source", default=str(DEMO_LOOP), help="igtl://HOST:PORT[/DEVICE] or a file (default: the demo loop)")
+    p.add_argument("--method", default="", help="quality method (see analyze)")
+    p.add_argument("--view", choices=VIEWS, help="default: the view of the last session")
+    p.add_argument("--segmentation", default="")
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--screenshot", help="save a PNG of the window and quit (with --quit-after-frames)")
+    p.add_argument("--quit-after-frames", type=int, help="quit after N analysed frames")
+
+
+def has_display() -> bool:
+    """True when a window can be shown (an X/Wayland display, or Qt's offscreen platform asked for)."""
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+                or os.environ.get("QT_QPA_PLATFORM") == "offscreen")
+
+
+def import_fast_quietly() -> None:
+    """Import FAST (before PyQt6, as it must be) without its banner on stdout."""
+    if "fast" in sys.modules:
+        return
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        runtime = Path("/tmp") / f"runtime-{os.getuid()}"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(runtime)
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        import fast  # noqa: F401
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name or "echoquality", description=__doc__.splitlines()[0])
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
+    sub = parser.add_subparsers(dest="command")
+    _analyze_parser(sub)
+    _regions_parser(sub)
+    _simulator_parser(sub)
+    _gui_parser(sub)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    import_fast_quietly()
+
+    if args.command == "analyze":
+        from echoquality.commands.analyze import AnalysisSettings, analyze
+        settings = AnalysisSettings(args.method, args.view, args.segmentation, args.backend, args.save_masks,
+                                    args.save_regions, args.save_video, args.max_frames, args.timeout, args.fps,
+                                    tuple(args.spacing) if args.spacing else None)
+        return analyze(args.inputs, args.out, settings)
+    if args.command == "regions":
+        from echoquality.commands.regions import regions_command
+        return regions_command(args.masks, args.out, tuple(args.spacing) if args.spacing else None)
+    if args.command == "simulate-scanner":
+        from echoquality.sources.igtl.simulator import simulate_scanner
+        return simulate_scanner(args.loop, host=args.host, port=args.port, fps=args.fps, device=args.device,
+                                n_frames=args.frames, spacing=tuple(args.spacing) if args.spacing else None)
+    if args.command == "gui" or (args.command is None and has_display() and _gui_available()):
+        from app.main_window import run_gui
+        gui = args if args.command == "gui" else parser.parse_args(["gui"])
+        return run_gui(gui.source, method=gui.method, view=gui.view, segmentation=gui.segmentation,
+                       backend=gui.backend, screenshot=gui.screenshot, quit_after_frames=gui.quit_after_frames)
+    # No command: the main job on the bundled demo loop (the GUI when it exists and a display is present).
+    from echoquality.commands.analyze import AnalysisSettings, analyze
+    out = Path("out") / "demo"
+    print(f"analysing the bundled demo loop {DEMO_LOOP.name} → {out}/")
+    return analyze([str(DEMO_LOOP)], out, AnalysisSettings(save_video=True))
+
+
+def _gui_available() -> bool:
+    return (PROJECT_ROOT / "app" / "main_window.py").is_file()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

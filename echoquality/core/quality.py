@@ -1,0 +1,58 @@
+"""Regional quality: scores on the 1–5 scale for the eight regions, by one of several methods.
+
+Methods: the pixel metrics of the paper (gcnr, cnr, cr, intensity, pmax; `pixel_metrics`) and
+end-to-end models that look at the image and predict all eight scores (`e2e`, or any quality
+model folder). Invalid regions score NaN.
+"""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+from echoquality.core.vocabulary import N_REGIONS
+
+PIXEL_METRIC_METHODS = ("gcnr", "cnr", "cr", "intensity", "pmax")
+
+
+class QualityModel(Protocol):
+    name: str
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+QualityMethod = Callable[[np.ndarray, "Regions"], np.ndarray]  # (image256, regions) -> (8,) scores
+
+
+def model_method(model: QualityModel) -> QualityMethod:
+    """A method scoring with an end-to-end quality model (input: the network-size image)."""
+    def score(image: np.ndarray, regions) -> np.ndarray:
+        scores = np.asarray(model.predict(image[None, None].astype(np.float32))[0], np.float64)
+        if scores.shape != (N_REGIONS,):
+            raise ValueError(f"quality model {model.name} returned shape {scores.shape}, expected ({N_REGIONS},)")
+        return np.where(regions.valid, np.clip(scores, 1.0, 5.0), np.nan)
+    return score
+
+
+def pixel_metric_method(metric: str) -> QualityMethod:
+    """A method scoring with a classic pixel metric mapped linearly to 1–5."""
+    from echoquality.core.pixel_metrics import metric_scores
+    if metric not in PIXEL_METRIC_METHODS:
+        raise ValueError(f"unknown pixel metric {metric!r}")
+    return lambda image, regions: metric_scores(image, regions, metric)
+
+
+def smooth_scores(previous: np.ndarray | None, scores: np.ndarray, dt_s: float, time_constant_s: float) -> np.ndarray:
+    """Exponential smoothing over time of the regional scores.
+
+    A region that is invalid now is invalid (NaN) at once; one that becomes valid starts at its score;
+    a time step that is not positive (a new source, a loop restart) starts afresh.
+    """
+    if previous is None or time_constant_s <= 0 or not dt_s > 0:
+        return scores.copy()
+    weight = 1.0 - np.exp(-dt_s / time_constant_s)
+    return np.where(np.isnan(previous), scores, previous + weight * (scores - previous))
+
+
+DEFAULT_METHOD = "e2e"
+DEFAULT_QUALITY_MODEL = "regional_quality_mnv2"  # models/<name>/ used by 'e2e' (training/quality, issue 5)

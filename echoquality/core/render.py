@@ -1,0 +1,91 @@
+"""Rendering: regions coloured by quality, and the split screen (B-mode left, the coloured regions right)."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from echoquality.core.preprocess import to_frame_size
+from echoquality.core.vocabulary import N_REGIONS, QUALITY_CATEGORIES, quality_category
+
+# RGB colours of categories 1..5 (the paper's scale: red, orange, yellow, light green, dark green).
+CATEGORY_COLOURS = np.array([
+    (220, 40, 40), (245, 140, 30), (240, 220, 40), (140, 210, 90), (30, 140, 60)], np.uint8)
+INVALID_COLOUR = np.array((128, 128, 128), np.uint8)
+FILL_ALPHA = 0.55
+
+
+def region_colours(scores: np.ndarray) -> np.ndarray:
+    """(8, 3) RGB colour per region: its category's colour, grey when invalid (NaN)."""
+    categories = quality_category(scores)
+    colours = np.tile(INVALID_COLOUR, (N_REGIONS, 1))
+    valid = categories > 0
+    colours[valid] = CATEGORY_COLOURS[categories[valid] - 1]
+    return colours
+
+
+@lru_cache(maxsize=8)
+def _hatch(shape: tuple[int, int]) -> np.ndarray:
+    """Diagonal stripes (bool, flattened) used to mark invalid regions."""
+    return (((np.arange(shape[0])[:, None] + np.arange(shape[1])[None, :]) // 4) % 2).astype(bool).ravel()
+
+
+def colour_regions(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(H, W, 3) RGB: the grayscale frame with each region filled in its quality colour.
+
+    Invalid regions are hatched grey so that they are seen as invalid, not hidden.
+    """
+    rgb = np.repeat(image[..., None], 3, axis=2)
+    if region_map.shape != image.shape:
+        region_map = to_frame_size(region_map, image.shape)
+    flat_map = region_map.ravel()
+    pixels = np.flatnonzero((flat_map >= 1) & (flat_map <= N_REGIONS))
+    if pixels.size == 0:
+        return rgb
+    region = flat_map[pixels].astype(np.intp) - 1
+    colour = region_colours(scores).astype(np.uint16)[region]
+    flat = rgb.reshape(-1, 3)
+    fill = ~(np.isnan(scores)[region] & _hatch(image.shape)[pixels])
+    alpha = int(FILL_ALPHA * 256)
+    flat[pixels[fill]] = ((flat[pixels[fill]].astype(np.uint16) * (256 - alpha) + colour[fill] * alpha) >> 8)
+    edges = cv2.morphologyEx(region_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).ravel()[pixels] > 0
+    flat[pixels[edges]] = colour[edges]
+    return rgb
+
+
+def _caption(panel: np.ndarray, text: str, y: int) -> None:
+    scale = max(0.4, panel.shape[0] / 900)
+    cv2.putText(panel, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def draw_legend(panel: np.ndarray) -> None:
+    """The five-colour scale as a column in the top-right corner of a panel, in place."""
+    h, w = panel.shape[:2]
+    box = max(8, h // 50)
+    scale = max(0.35, h / 1500)
+    names = QUALITY_CATEGORIES + ("invalid",)
+    width = box + 6 + max(cv2.getTextSize(n, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0] for n in names)
+    x, y = w - width - 8, 8
+    for colour, name in zip(CATEGORY_COLOURS.tolist() + [INVALID_COLOUR.tolist()], names):
+        cv2.rectangle(panel, (x, y), (x + box, y + box), colour, -1)
+        cv2.putText(panel, name, (x + box + 6, y + box - 1), cv2.FONT_HERSHEY_SIMPLEX, scale,
+                    (230, 230, 230), 1, cv2.LINE_AA)
+        y += box + 5
+
+
+def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray,
+                         title: str = "") -> np.ndarray:
+    """(H, 2W, 3) RGB: B-mode left, quality-coloured regions right, legend and global score."""
+    left = np.repeat(image[..., None], 3, axis=2)
+    right = colour_regions(image, region_map, scores)
+    valid = scores[~np.isnan(scores)]
+    if valid.size:
+        g = float(valid.mean())
+        summary = f"global {g:.1f} ({QUALITY_CATEGORIES[int(quality_category(g)) - 1]})"
+    else:
+        summary = "global: no valid region"
+    _caption(left, title, max(16, image.shape[0] // 30))
+    _caption(right, summary, max(16, image.shape[0] // 30))
+    draw_legend(right)
+    return np.concatenate([left, right], axis=1)

@@ -1,0 +1,26 @@
+"""Segmentation: network-size B-mode image → label map (0 bg, 1 LV, 2 MYO, 3 LA, 4 AO).
+
+The model is any object with `predict(batch) -> labels`, where batch is (N, 1, 256, 256) float32
+with raw 0–255 values and labels is (N, 256, 256) uint8 (see `echoquality.inference.registry`).
+"""
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+
+class SegmentationModel(Protocol):
+    name: str
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+def labels_from_scores(scores: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) class scores → (N, H, W) uint8 labels by argmax over C."""
+    return np.argmax(scores, axis=1).astype(np.uint8)
+
+
+def segment(model: SegmentationModel, image: np.ndarray) -> np.ndarray:
+    """(H, W) label map of one network-size image."""
+    return model.predict(image[None, None].astype(np.float32))[0]

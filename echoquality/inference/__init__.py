@@ -1,0 +1,1 @@
+"""Model inference: backends (onnxruntime, OpenVINO) and the registry of model folders."""

@@ -1,0 +1,234 @@
+"""Models by name or folder: the project's segmentation model and the paper's published models.
+
+A model folder holds `model.onnx` (and, for a quality model, optionally `slope_intercept_bias_correction.npy`);
+project models also carry a `README.md` model card. Names resolve to `models/<name>/`. Every model's input and
+output shapes are checked when it is loaded, with a message saying what was expected and what was found.
+
+Contract (the paper's published models and ours): input (N, 1, 256, 256) float32 with raw 0-255 gray values;
+segmentation output (N, C, 256, 256) scores, argmax 0 background, 1 LV, 2 MYO, 3 LA (4 AO for long-axis views);
+quality output (N, 8) scores on the 1-5 scale in the canonical region order (vocabulary.REGION_NAMES).
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from echoquality.core.quality import (DEFAULT_METHOD, DEFAULT_QUALITY_MODEL, PIXEL_METRIC_METHODS, QualityMethod,
+                                      model_method, pixel_metric_method)
+from echoquality.core.vocabulary import N_REGIONS
+from echoquality.inference.backends import ModelError, Session, open_session
+from echoquality.paths import MODELS_DIR
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEGMENTATION = "camus_seg_lite"
+INPUT_SIZE = 256
+SEGMENTATION_CLASSES = (4, 5)          # bg, LV, MYO, LA (+ AO in long-axis views)
+BIAS_CORRECTION_FILE = "slope_intercept_bias_correction.npy"
+
+
+def model_framing(onnx_path: Path) -> str:
+    """How the model wants its frames: the ONNX metadata entry `framing` ("fan": the canonical
+    framing of the detected fan, this project's models), else "frame" (the whole frame resized to
+    256x256, aspect not kept: the paper's published models)."""
+    try:
+        import onnx
+        meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    except Exception:
+        return "frame"
+    return meta.get("framing", "frame") if meta.get("framing") in ("fan", "frame") else "frame"
+
+
+def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
+    """Names of the model folders under models/."""
+    if not models_dir.is_dir():
+        return []
+    return sorted(p.name for p in models_dir.iterdir() if (p / "model.onnx").is_file())
+
+
+def resolve_model(name_or_folder: str | Path, models_dir: Path = MODELS_DIR) -> Path:
+    """The model.onnx of a model given by folder, by ONNX file, or by name under models/."""
+    given = Path(name_or_folder)
+    candidates = [given, models_dir / str(name_or_folder)]
+    for candidate in candidates:
+        if candidate.is_file() and candidate.suffix == ".onnx":
+            return candidate
+        if candidate.is_dir():
+            onnx_file = candidate / "model.onnx"
+            if onnx_file.is_file():
+                return onnx_file
+            raise ModelError(f"{candidate}: model folder has no model.onnx")
+    known = ", ".join(available_models(models_dir)) or "none"
+    raise ModelError(f"{name_or_folder}: no such model folder or name (models in {models_dir}: {known})")
+
+
+def _fits(found: tuple, expected: tuple) -> bool:
+    """True when a shape fits an expected one; None in `expected` or a free (named/unknown) dim matches anything."""
+    if len(found) != len(expected):
+        return False
+    return all(e is None or not isinstance(f, int) or f <= 0 or f == e for f, e in zip(found, expected))
+
+
+def _show(shape: tuple) -> str:
+    return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
+
+
+def check_input(session: Session, what: str) -> None:
+    """Raise ModelError unless the model takes one (N, 1, 256, 256) input."""
+    expected = (None, 1, INPUT_SIZE, INPUT_SIZE)
+    if not _fits(tuple(session.input_shape), expected):
+        raise ModelError(f"{session.path}: {what} input has shape {tuple(session.input_shape)}, expected "
+                         f"{_show(expected)} float32 gray frames with raw 0-255 values")
+
+
+def _fixed_batch(session: Session) -> int | None:
+    first = session.input_shape[0] if session.input_shape else None
+    return first if isinstance(first, int) and first > 0 else None
+
+
+def _run(session: Session, batch: np.ndarray) -> np.ndarray:
+    """First output of the model on a batch, split into the model's fixed batch size when it has one."""
+    fixed = _fixed_batch(session)
+    if fixed is None or fixed == len(batch):
+        return session.run(batch)[0]
+    if fixed != 1:
+        pad = (-len(batch)) % fixed
+        padded = np.concatenate([batch, np.zeros((pad, *batch.shape[1:]), batch.dtype)]) if pad else batch
+        outs = [session.run(padded[i:i + fixed])[0] for i in range(0, len(padded), fixed)]
+        return np.concatenate(outs)[:len(batch)]
+    return np.concatenate([session.run(batch[i:i + 1])[0] for i in range(len(batch))])
+
+
+def check_batch(batch: np.ndarray, model_name: str) -> np.ndarray:
+    """The batch as float32 (N, 1, 256, 256); ModelError naming the problem otherwise."""
+    batch = np.asarray(batch)
+    if batch.ndim != 4 or batch.shape[1:] != (1, INPUT_SIZE, INPUT_SIZE):
+        raise ModelError(f"{model_name}: input batch has shape {batch.shape}, expected (N, 1, {INPUT_SIZE}, "
+                         f"{INPUT_SIZE}) gray frames resized to the network size")
+    return np.ascontiguousarray(batch, dtype=np.float32)
+
+
+class SegmentationModel:
+    """A segmentation network: frames (N,1,256,256) raw 0-255 -> label maps (N,256,256) uint8."""
+
+    def __init__(self, session: Session, name: str, folder: Path):
+        self.session = session
+        self.name = name
+        self.folder = folder
+        self.backend = session.backend
+        check_input(session, "segmentation model")
+        if len(session.output_shapes) != 1:
+            raise ModelError(f"{session.path}: segmentation model has {len(session.output_shapes)} outputs, "
+                             f"expected one (N, C, {INPUT_SIZE}, {INPUT_SIZE}) score map")
+        declared = tuple(session.output_shapes[0])
+        found = tuple(_run(session, np.zeros((1, 1, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
+        n_classes = found[1] if len(found) == 4 else None
+        if not (_fits(declared, (None, None, INPUT_SIZE, INPUT_SIZE)) and len(found) == 4
+                and found[0] == 1 and found[2:] == (INPUT_SIZE, INPUT_SIZE) and n_classes in SEGMENTATION_CLASSES):
+            raise ModelError(f"{session.path}: segmentation output has shape {found} (declared {declared}), expected "
+                             f"(N, 4 or 5, {INPUT_SIZE}, {INPUT_SIZE}) scores whose argmax is 0 background, 1 LV, "
+                             "2 MYO, 3 LA (4 AO)")
+        self.n_classes = int(n_classes)
+        self.framing = model_framing(Path(session.path))
+
+    def scores(self, batch: np.ndarray) -> np.ndarray:
+        """Raw class scores (N, C, 256, 256) of a batch of frames."""
+        return _run(self.session, check_batch(batch, self.name))
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Label maps (N, 256, 256) uint8: 0 background, 1 LV, 2 MYO, 3 LA (4 AO)."""
+        return self.scores(batch).argmax(axis=1).astype(np.uint8)
+
+
+def read_bias_correction(path: Path) -> np.ndarray:
+    """(slope, intercept) of the published quality model's linear bias correction, shape (2,) or (2, 8)."""
+    try:
+        values = np.load(path, allow_pickle=False).astype(np.float64)
+    except Exception as error:
+        raise ModelError(f"{path}: cannot read bias correction ({error})") from None
+    if values.shape not in ((2,), (2, N_REGIONS)) or not np.all(np.isfinite(values)) or np.any(values[0] == 0):
+        raise ModelError(f"{path}: bias correction has shape {values.shape}, expected (slope, intercept) as 2 finite "
+                         f"numbers (or 2 x {N_REGIONS}) with a non-zero slope")
+    return values
+
+
+class QualityModel:
+    """A regional quality network: frames (N,1,256,256) raw 0-255 -> scores (N,8) on the 1-5 scale."""
+
+    def __init__(self, session: Session, name: str, folder: Path, bias_correction: np.ndarray | None):
+        self.session = session
+        self.name = name
+        self.folder = folder
+        self.backend = session.backend
+        self.bias_correction = bias_correction
+        check_input(session, "quality model")
+        found = tuple(_run(session, np.zeros((1, 1, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
+        declared = tuple(session.output_shapes[0]) if session.output_shapes else ()
+        if not (_fits(declared, (None, N_REGIONS)) and found == (1, N_REGIONS)):
+            raise ModelError(f"{session.path}: quality output has shape {found} (declared {declared}), expected "
+                             f"(N, {N_REGIONS}) scores on the 1-5 scale, one per region")
+
+    def raw_scores(self, batch: np.ndarray) -> np.ndarray:
+        """The network's own (N, 8) output, before bias correction."""
+        return _run(self.session, check_batch(batch, self.name)).astype(np.float32)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 8) regional scores, bias-corrected as (raw - intercept) / slope when the folder has a correction."""
+        raw = self.raw_scores(batch)
+        if self.bias_correction is None:
+            return raw
+        slope, intercept = self.bias_correction
+        return ((raw - intercept) / slope).astype(np.float32)
+
+
+def load_segmentation_model(name_or_folder: str | Path = DEFAULT_SEGMENTATION, backend: str = "auto",
+                            models_dir: Path = MODELS_DIR) -> SegmentationModel:
+    """Open a segmentation model by name (models/<name>/) or folder, checking its shapes."""
+    path = resolve_model(name_or_folder, models_dir)
+    model = SegmentationModel(open_session(path, backend), path.parent.name, path.parent)
+    log.info("segmentation model %s (%d classes) on %s", model.name, model.n_classes, model.backend)
+    return model
+
+
+def load_quality_model(name_or_folder: str | Path, backend: str = "auto", models_dir: Path = MODELS_DIR) -> QualityModel:
+    """Open a regional quality model by name or folder, with its bias correction when the folder has one."""
+    path = resolve_model(name_or_folder, models_dir)
+    correction_file = path.parent / BIAS_CORRECTION_FILE
+    correction = read_bias_correction(correction_file) if correction_file.is_file() else None
+    model = QualityModel(open_session(path, backend), path.parent.name, path.parent, correction)
+    log.info("quality model %s on %s (bias correction: %s)", model.name, model.backend,
+             "yes" if correction is not None else "no")
+    return model
+
+
+def resolve_method(name: str, backend: str = "auto") -> tuple[QualityMethod, str]:
+    """(method, method name) for a pixel metric name, 'e2e', or a quality model name/folder."""
+    name = name or DEFAULT_METHOD
+    if name in PIXEL_METRIC_METHODS:
+        return pixel_metric_method(name), name
+    model = load_quality_model(DEFAULT_QUALITY_MODEL if name == "e2e" else name, backend)
+    return model_method(model), "e2e" if name == "e2e" else model.name
+
+
+_shared_lock = threading.Lock()
+
+
+@functools.lru_cache(maxsize=8)
+def _shared(kind: str, name: str, backend: str):
+    return load_segmentation_model(name, backend) if kind == "segmentation" else resolve_method(name, backend)
+
+
+def shared_segmentation_model(name: str = "", backend: str = "auto") -> SegmentationModel:
+    """The segmentation model by name (default: the bundled one), opened once per process and backend."""
+    with _shared_lock:
+        return _shared("segmentation", name or DEFAULT_SEGMENTATION, backend)
+
+
+def shared_method(name: str = "", backend: str = "auto") -> tuple[QualityMethod, str]:
+    """(method, method name) of a quality method, its model opened once per process and backend."""
+    with _shared_lock:
+        return _shared("method", name or DEFAULT_METHOD, backend)

@@ -1,0 +1,1 @@
+"""OpenIGTLink: the protocol, the receiver (a live source) and a scanner simulator."""

@@ -1,0 +1,155 @@
+"""The glue between numpy stages and FAST: a streamer of frames, a stage base with named ports, a sink.
+
+Values cross into and out of FAST only through `codec`. A stream ends with an end-of-stream
+marker image flagged as FAST's last frame, so that sources whose length is unknown (live
+scanners) end cleanly; a stage that fails on a frame sends an error marker for it instead.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable, Iterable, Sequence
+
+import fast
+import numpy as np
+
+from echoquality.core.records import Frame
+from echoquality.streaming.codec import end_marker, error_marker, frame_error, frame_tag, frame_to_fast, is_end_marker
+
+log = logging.getLogger(__name__)
+
+class FrameStreamer(fast.PythonStreamer):
+    """Feeds `Frame`s from a Python iterable into FAST, then an end marker.
+
+    A source error mid-stream ends the stream; the message is kept in `error` so that results
+    of the frames already sent are not lost. At most `max_in_flight` frames are taken from the
+    source before the consumer reports them done (`frame_done`): a live source then keeps only
+    its newest frame while the analysis is busy, instead of FAST queueing stale ones.
+    """
+
+    def __init__(self, frames: Iterable[Frame] | None = None, newest_frame_only: bool = False,
+                 max_in_flight: int = 8):
+        super().__init__()
+        self.createOutputPort(0)
+        self.frames = frames
+        self.sent = 0
+        self.error: str | None = None
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)
+        if newest_frame_only:
+            self.setStreamingMode(fast.StreamingMode_NewestFrameOnly)
+
+    def frame_done(self) -> None:
+        """The consumer has finished a frame (or marker) this streamer sent."""
+        try:
+            self._in_flight.release()
+        except ValueError:  # more reports than frames: nothing is waiting
+            pass
+
+    def _next_frames(self):
+        for frame in self.frames:
+            yield frame
+            while not self._in_flight.acquire(timeout=0.5):
+                if self.isStopped():
+                    return
+
+    def generateStream(self) -> None:
+        try:
+            self._in_flight.acquire()
+            for frame in self._next_frames():
+                if self.isStopped():
+                    break
+                self.addOutputData(0, frame_to_fast(frame))
+                self.frameAdded()
+                self.sent += 1
+        except Exception as error:  # a source fault must end the stream, never the app
+            self.error = str(error)
+            log.error("%s", error)
+        try:
+            self.addOutputData(0, end_marker())
+            self.frameAdded()
+        except Exception:  # the pipeline was stopped while we were finishing
+            pass
+
+
+class Stage(fast.PythonProcessObject):
+    """A process object with named input and output ports around `process`.
+
+    Subclasses name their ports (`inputs`, `outputs`) and implement
+    `process(*images) -> tuple of fast.Image` in the order of `outputs`; markers pass through.
+    """
+
+    inputs: Sequence[str] = ("in",)
+    outputs: Sequence[str] = ("out",)
+
+    def __init__(self):
+        super().__init__()
+        for i in range(self.n_inputs):
+            self.createInputPort(i)
+        for i in range(self.n_outputs):
+            self.createOutputPort(i)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.inputs)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.outputs)
+
+    def output_port(self, name: str) -> int:
+        return list(self.outputs).index(name)
+
+    def input_port(self, name: str) -> int:
+        return list(self.inputs).index(name)
+
+    def execute(self) -> None:
+        inputs = [self.getInputData(i) for i in range(self.n_inputs)]
+        marker = next((im for im in inputs if is_end_marker(im) or frame_error(im) is not None), None)
+        if marker is not None:
+            outputs = [marker] * self.n_outputs
+        else:
+            try:
+                outputs = self.process(*inputs)
+            except Exception as error:  # one bad frame must not stop the stream
+                message = f"{type(self).__name__}: {error}"
+                log.error("frame %s: %s", frame_tag(inputs[0]).index, message)
+                outputs = [error_marker(inputs[0], message)] * self.n_outputs
+        for i, image in enumerate(outputs):
+            self.addOutputData(i, image)
+
+    def process(self, *inputs: "fast.Image") -> tuple:
+        raise NotImplementedError
+
+
+class Sink(Stage):
+    """Calls `on_frame(*input_images)` for every frame and marker, then passes input 0 on.
+
+    With `streamer`, each finished frame is reported to it (see `FrameStreamer.max_in_flight`).
+    """
+
+    def __init__(self, on_frame: Callable[..., None], n_inputs: int | Sequence[str] = 1,
+                 streamer: FrameStreamer | None = None):
+        self.inputs = tuple(n_inputs) if not isinstance(n_inputs, int) else tuple(f"in{i}" for i in range(n_inputs))
+        super().__init__()
+        self.on_frame = on_frame
+        self.streamer = streamer
+
+    def execute(self) -> None:
+        inputs = [self.getInputData(i) for i in range(self.n_inputs)]
+        try:
+            self.on_frame(*inputs)
+        except Exception:  # the consumer's fault must not stop the stream
+            log.exception("frame %s: result handler failed", frame_tag(inputs[0]).index)
+        if self.streamer is not None:
+            self.streamer.frame_done()
+        self.addOutputData(0, inputs[0])
+
+
+def flow(upstream: fast.ProcessObject, downstream: Stage, *ports: tuple[str, str]) -> None:
+    """Connect named ports: `flow(a, b, ("labels", "labels"), ...)` sends a's output to b's input.
+
+    A FAST object without named ports (the streamer) has one output, called "frame".
+    """
+    for out_name, in_name in ports:
+        out = upstream.output_port(out_name) if isinstance(upstream, Stage) else ("frame",).index(out_name)
+        downstream.connect(downstream.input_port(in_name), upstream, out)

@@ -1,0 +1,154 @@
+"""The one codec between typed values and FAST data objects.
+
+FAST passes only its own data objects between process objects. Pixels travel as `fast.Image`s
+(frames, network input, sector, labels, region map, LV lumen, scores as a 1×8 float image); the
+frame's identity and the few small values that have no image (region validity) travel in the
+image's frame data. Every frame-data key is spelled here and nowhere else.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import fast
+import numpy as np
+
+from echoquality.core.records import Frame
+from echoquality.core.regions import Regions
+from echoquality.core.vocabulary import N_REGIONS
+
+# Frame-data keys.
+_INDEX, _TIME, _SOURCE, _SPACING, _SPACING_KNOWN, _TIMESTAMP = \
+    "index", "time_s", "source", "spacing", "spacing_known", "timestamp"
+_ENTERED, _FRAME_SHAPE = "entered_at", "frame_shape"
+_VALID, _OUT_OF_SECTOR = "valid", "out_of_sector"
+_END_OF_STREAM, _FRAME_ERROR = "end_of_stream", "frame_error"
+
+
+@dataclass(frozen=True)
+class FrameTag:
+    """The identity of the frame a FAST image belongs to (no pixels)."""
+    index: int
+    time_s: float
+    spacing: tuple[float, float]
+    frame_shape: tuple[int, int] | None    # (H, W) of the source frame, once preprocessed
+    timestamp: float | None
+    entered_at: float
+
+
+def to_fast(array: np.ndarray, like: "fast.Image | None" = None) -> "fast.Image":
+    """A FAST image of `array` carrying the frame data of `like`."""
+    image = fast.Image.createFromArray(np.ascontiguousarray(array))
+    if like is not None:
+        image.setFrameData(like.getFrameData())
+    return image
+
+
+def to_numpy(image: "fast.Image") -> np.ndarray:
+    """The pixels of a FAST image as (H, W) or (H, W, C)."""
+    array = np.asarray(image)
+    return array[..., 0] if array.ndim == 3 and array.shape[-1] == 1 else array
+
+
+def _set(image: "fast.Image", **values) -> "fast.Image":
+    for key, value in values.items():
+        image.setFrameData(key, str(value))
+    return image
+
+
+def _floats(text: str) -> list[float]:
+    return [float(v) for v in text.split()]
+
+
+# --- frames -------------------------------------------------------------------------------------
+
+def frame_to_fast(frame: Frame, entered_at: float | None = None) -> "fast.Image":
+    """A source frame as a FAST image with its identity in the frame data."""
+    image = _set(to_fast(frame.image), **{
+        _INDEX: frame.index, _TIME: repr(frame.time_s), _SOURCE: frame.source,
+        _SPACING: f"{frame.spacing[0]!r} {frame.spacing[1]!r}", _SPACING_KNOWN: int(frame.spacing_known),
+        _TIMESTAMP: "" if frame.timestamp is None else repr(frame.timestamp),
+        _ENTERED: repr(time.perf_counter() if entered_at is None else entered_at)})
+    image.setSpacing([float(frame.spacing[1]), float(frame.spacing[0]), 1.0])
+    return image
+
+
+def fast_to_frame(image: "fast.Image") -> Frame:
+    """The source frame a FAST image was made from (see `frame_to_fast`)."""
+    tag = frame_tag(image)
+    return Frame(to_numpy(image).copy(), tag.index, tag.time_s, tag.spacing, image.getFrameData(_SOURCE),
+                 image.getFrameData(_SPACING_KNOWN) == "1", tag.timestamp)
+
+
+def frame_tag(image: "fast.Image") -> FrameTag:
+    """The identity of the frame any image of the chain belongs to."""
+    def get(key: str) -> str:
+        return image.getFrameData(key) if image.hasFrameData(key) else ""
+    stamp, shape = get(_TIMESTAMP), get(_FRAME_SHAPE)
+    sy, sx = _floats(get(_SPACING)) or (float("nan"), float("nan"))
+    return FrameTag(int(get(_INDEX) or -1), float(get(_TIME) or "nan"), (sy, sx),
+                    tuple(int(v) for v in shape.split()) if shape else None,
+                    float(stamp) if stamp else None, float(get(_ENTERED) or 0.0))
+
+
+def set_frame_shape(image: "fast.Image", shape: tuple[int, int]) -> "fast.Image":
+    """Record the source frame's (H, W) on an image derived from it (the network input)."""
+    return _set(image, **{_FRAME_SHAPE: f"{shape[0]} {shape[1]}"})
+
+
+# --- regions and scores ---------------------------------------------------------------------------
+
+def regions_to_fast(regions: Regions, like: "fast.Image") -> tuple["fast.Image", "fast.Image"]:
+    """(region map, LV lumen) images; validity and out-of-sector fractions in the region map's frame data."""
+    region_map = _set(to_fast(regions.region_map, like), **{
+        _VALID: " ".join(str(int(v)) for v in regions.valid),
+        _OUT_OF_SECTOR: " ".join(f"{v:.4f}" for v in regions.out_of_sector)})
+    return region_map, to_fast(regions.lv_lumen.astype(np.uint8), like)
+
+
+def regions_from_fast(region_image: "fast.Image", lumen_image: "fast.Image",
+                      sector: np.ndarray | None = None) -> Regions:
+    """The regions sent by `regions_to_fast` (landmarks are not carried)."""
+    region_map = to_numpy(region_image).astype(np.uint8)
+    pixels = np.bincount(region_map.ravel(), minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    return Regions(region_map=region_map, valid=valid_from_fast(region_image), pixels=pixels.astype(np.int64),
+                   out_of_sector=np.array(_floats(region_image.getFrameData(_OUT_OF_SECTOR))),
+                   lv_lumen=to_numpy(lumen_image) > 0, landmarks=None, sector=sector)
+
+
+def valid_from_fast(region_image: "fast.Image") -> np.ndarray:
+    """(8,) bool validity of the regions carried by a region-map image."""
+    return np.array([v == "1" for v in region_image.getFrameData(_VALID).split()], bool)
+
+
+def scores_to_fast(scores: np.ndarray, like: "fast.Image") -> "fast.Image":
+    """(8,) scores (NaN: invalid) as a 1×8 float image."""
+    return to_fast(np.asarray(scores, np.float32).reshape(1, N_REGIONS), like)
+
+
+def scores_from_fast(image: "fast.Image") -> np.ndarray:
+    """The (8,) float64 scores sent by `scores_to_fast`."""
+    return to_numpy(image).reshape(N_REGIONS).astype(np.float64)
+
+
+# --- markers --------------------------------------------------------------------------------------
+
+def end_marker() -> "fast.Image":
+    """The image that ends a stream."""
+    image = _set(to_fast(np.zeros((2, 2), np.uint8)), **{_END_OF_STREAM: 1})
+    image.setLastFrame("end")
+    return image
+
+
+def is_end_marker(image: "fast.Image") -> bool:
+    return image.hasFrameData(_END_OF_STREAM)
+
+
+def error_marker(like: "fast.Image", message: str) -> "fast.Image":
+    """The image a stage sends instead of its result when it failed on a frame."""
+    return _set(to_fast(np.zeros((2, 2), np.uint8), like), **{_FRAME_ERROR: message})
+
+
+def frame_error(image: "fast.Image") -> str | None:
+    """The failure carried by an error marker, else None."""
+    return image.getFrameData(_FRAME_ERROR) if image.hasFrameData(_FRAME_ERROR) else None

@@ -1,0 +1,166 @@
+"""The process objects of the chain: each a few lines around a numpy function of `core`.
+
+Ports are named; values enter and leave FAST only through `codec`.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from echoquality.core.preprocess import NETWORK_SIZE, network_input, network_spacing, sector_at_network_size
+from echoquality.core.quality import QualityMethod, smooth_scores
+from echoquality.core.records import FrameResult
+from echoquality.core.regions import Landmarks, divide_myocardium
+from echoquality.core.render import compose_split_screen
+from echoquality.core.segmentation import SegmentationModel, segment
+from echoquality.core.vocabulary import N_REGIONS
+from echoquality.streaming import codec
+from echoquality.streaming.bridge import FrameStreamer, Stage
+from echoquality.streaming.codec import to_fast, to_numpy
+
+
+class Preprocess(Stage):
+    """frame → image (network input), sector (mask at network size), frame (passed on).
+
+    Later stages take the frame from here rather than from the source, so that every stage
+    sees the same frames even when the source drops frames (newest-frame-only streaming).
+    """
+
+    inputs = ("frame",)
+    outputs = ("image", "sector", "frame")
+
+    def __init__(self, size: int = NETWORK_SIZE):
+        super().__init__()
+        self.size = size
+
+    def process(self, frame):
+        pixels = to_numpy(frame)
+        image = network_input(pixels, self.size)
+        sector = sector_at_network_size(image).astype(np.uint8)
+        return (codec.set_frame_shape(to_fast(image, frame), pixels.shape[:2]), to_fast(sector, frame), frame)
+
+
+class Segment(Stage):
+    """image → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO)."""
+
+    inputs = ("image",)
+    outputs = ("labels",)
+
+    def __init__(self, model: SegmentationModel):
+        super().__init__()
+        self.model = model
+
+    def process(self, image):
+        return (to_fast(segment(self.model, to_numpy(image)), image),)
+
+
+class DivideMyocardium(Stage):
+    """labels, sector → regions (map 0 none, 1..8), lv_lumen; landmarks optionally smoothed over frames."""
+
+    inputs = ("labels", "sector")
+    outputs = ("regions", "lv_lumen")
+
+    def __init__(self, view: str = "a4c", smoothing: float = 0.0):
+        super().__init__()
+        self.view, self.smoothing = view, smoothing
+        self.previous: Landmarks | None = None
+
+    def process(self, labels, sector):
+        label_map = to_numpy(labels)
+        tag = codec.frame_tag(labels)
+        spacing = network_spacing(tag.frame_shape, tag.spacing, label_map.shape[0])
+        regions = divide_myocardium(label_map, spacing, to_numpy(sector).astype(bool), self.view,
+                                    self.previous, self.smoothing)
+        self.previous = regions.landmarks
+        return codec.regions_to_fast(regions, labels)
+
+
+class RegionalQuality(Stage):
+    """image, regions, lv_lumen, sector → scores (8, NaN where invalid) on the 1–5 scale.
+
+    With `smoothing_s` > 0 the scores are smoothed over time with that time constant (live display).
+    """
+
+    inputs = ("image", "regions", "lv_lumen", "sector")
+    outputs = ("scores",)
+
+    def __init__(self, method: QualityMethod, method_name: str, smoothing_s: float = 0.0):
+        super().__init__()
+        self.method = method
+        self.method_name = method_name
+        self.smoothing_s = smoothing_s
+        self._previous: tuple[float, np.ndarray] | None = None  # (time_s, smoothed scores)
+
+    def process(self, image, regions_image, lumen, sector):
+        regions = codec.regions_from_fast(regions_image, lumen, to_numpy(sector).astype(bool))
+        scores = self.method(to_numpy(image), regions)
+        if self.smoothing_s > 0:
+            time_s = codec.frame_tag(image).time_s
+            last_time, last = self._previous or (time_s, None)
+            scores = smooth_scores(last, scores, time_s - last_time, self.smoothing_s)
+            self._previous = (time_s, scores)
+        return (codec.scores_to_fast(scores, image),)
+
+
+class SplitScreen(Stage):
+    """frame, regions, scores → split screen (RGB at 2× the frame's width)."""
+
+    inputs = ("frame", "regions", "scores")
+    outputs = ("split_screen",)
+
+    def __init__(self, title: str = ""):
+        super().__init__()
+        self.title = title
+
+    def process(self, frame, regions, scores):
+        composed = compose_split_screen(to_numpy(frame), to_numpy(regions), codec.scores_from_fast(scores), self.title)
+        return (to_fast(composed, frame),)
+
+
+class Results(Stage):
+    """frame, labels, regions, lv_lumen, scores[, split_screen] → one `FrameResult` per frame to `on_result`.
+
+    The end of the chain: every frame (also one that failed, with its error) becomes one typed
+    record; the end marker is passed on so that the caller's loop over the stream can stop.
+    Each finished frame is reported to the streamer (see `FrameStreamer.max_in_flight`).
+    """
+
+    outputs = ("frame",)
+
+    def __init__(self, on_result: Callable[[FrameResult], None], method: str, view: str, split_screen: bool,
+                 streamer: FrameStreamer | None = None):
+        self.inputs = ("frame", "labels", "regions", "lv_lumen", "scores") + (("split_screen",) if split_screen else ())
+        super().__init__()
+        self.on_result, self.method, self.view, self.streamer = on_result, method, view, streamer
+
+    def execute(self) -> None:
+        images = dict(zip(self.inputs, (self.getInputData(i) for i in range(self.n_inputs))))
+        frame = images["frame"]
+        try:
+            if not codec.is_end_marker(frame):
+                self.on_result(self.result(images))
+        except Exception:  # the consumer's fault must not stop the stream
+            import logging
+            logging.getLogger(__name__).exception("frame %s: result handler failed", codec.frame_tag(frame).index)
+        if self.streamer is not None:
+            self.streamer.frame_done()
+        self.addOutputData(0, frame)
+
+    def result(self, images: dict) -> FrameResult:
+        """The typed record of one frame from the images at the inputs."""
+        error = next((e for e in map(codec.frame_error, images.values()) if e is not None), None)
+        frame = codec.fast_to_frame(images["frame"])
+        tag = codec.frame_tag(images["frame"])
+        if error is not None:
+            if codec.frame_error(images["frame"]) is not None:  # failed before the frame was passed on
+                frame.image = np.zeros((0, 0), np.uint8)
+            return FrameResult(frame, method=self.method, view=self.view, error=error, entered_at=tag.entered_at)
+        split = images.get("split_screen")
+        return FrameResult(frame, labels=to_numpy(images["labels"]).copy(),
+                           region_map=to_numpy(images["regions"]).astype(np.uint8),
+                           lv_lumen=to_numpy(images["lv_lumen"]) > 0,
+                           scores=codec.scores_from_fast(images["scores"]), method=self.method, view=self.view,
+                           valid=codec.valid_from_fast(images["regions"]),
+                           split_screen=None if split is None else to_numpy(split).copy(),
+                           entered_at=tag.entered_at)

@@ -1,0 +1,42 @@
+"""Split-screen composition: colours follow the quality category, invalid regions stay visible."""
+from __future__ import annotations
+
+import numpy as np
+
+from echoquality.core.render import CATEGORY_COLOURS, INVALID_COLOUR, colour_regions, compose_split_screen, \
+    region_colours
+
+
+def test_region_colours_follow_rounded_category():
+    scores = np.array([1.0, 1.6, 2.5, 3.49, 4.2, 5.0, np.nan, 4.5])
+    colours = region_colours(scores)
+    assert (colours[0] == CATEGORY_COLOURS[0]).all()      # 1 → red
+    assert (colours[1] == CATEGORY_COLOURS[1]).all()      # 1.6 → 2 poor
+    assert (colours[2] == CATEGORY_COLOURS[2]).all()      # 2.5 → 3 (halves round up)
+    assert (colours[3] == CATEGORY_COLOURS[2]).all()
+    assert (colours[6] == INVALID_COLOUR).all()
+    assert (colours[7] == CATEGORY_COLOURS[4]).all()
+
+
+def test_split_screen_has_bmode_left_and_coloured_regions_right():
+    image = np.full((60, 80), 100, np.uint8)
+    regions = np.zeros((60, 80), np.uint8)
+    regions[10:30, 10:30] = 1
+    regions[35:55, 40:70] = 7
+    scores = np.array([5.0, 3, 3, 3, 3, 3, np.nan, 3])
+    out = compose_split_screen(image, regions, scores)
+    assert out.shape == (60, 160, 3)
+    assert (out[20, 20] == 100).all()                     # left: untouched B-mode
+    right = out[:, 80:]
+    assert right[20, 20, 1] > right[20, 20, 0]            # excellent region tinted dark green
+    assert (right[5, 75] == 100).all()                    # outside regions: B-mode
+    hatched = right[36:54, 41:69]
+    assert (hatched == 100).all(axis=2).any() and (hatched != 100).any(axis=2).any()  # invalid: hatched grey
+
+
+def test_region_map_at_network_size_is_resized_to_the_frame():
+    regions = np.zeros((32, 32), np.uint8)
+    regions[:16] = 2
+    out = colour_regions(np.zeros((64, 100), np.uint8), regions, np.full(8, 4.0))
+    assert out.shape == (64, 100, 3)
+    assert out[10, 50].any() and not out[50, 50].any()
