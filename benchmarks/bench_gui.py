@@ -1,6 +1,6 @@
 """GUI speed on a replayed loop: frames shown per second, latency, UI-thread cost and stalls (median, p95).
 
-    QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--source FILE] [--seconds 15]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python -m benchmarks.bench_gui [--source FILE] [--seconds 15]
         [--segmentation NAME_OR_FOLDER] [--method NAME]
 
 Frames/s is what the window showed (files replay in real time, late frames are dropped);

@@ -8,7 +8,7 @@ loopback; this process receives it with IGTLSource and either
 Latency = wall clock when the result is ready minus the sender's header timestamp
 (same machine, same clock). Prints median and p95, frames received, dropped and analysed.
 
-    python benchmarks/bench_igtl_latency.py --chain analyze --seconds 30
+    .venv/bin/python -m benchmarks.bench_igtl_latency --chain analyze --seconds 30
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Per-stage and end-to-end speed of the analysis chain on the bundled E95 loop (median and p95, ms).
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--method M] [--frames N]
+    .venv/bin/python -m benchmarks.bench_pipeline [--method M] [--frames N]
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Speed of the end-to-end quality model through the app's inference path (registry, each CPU backend).
 
-    .venv/bin/python benchmarks/bench_quality_model.py [--model NAME] [--frames 200]
+    .venv/bin/python -m benchmarks.bench_quality_model [--model NAME] [--frames 200]
 
 Frames of the E95 demo loop, preprocessed like the app (network_input); prints median and p95 ms per frame.
 """

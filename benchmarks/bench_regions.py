@@ -5,7 +5,7 @@ sector mask is found once per image (outside the timed loop, as the fan does not
 Prints median and p95 in milliseconds over all runs, and over each frame's best run (the
 frame's own cost when other processes preempt this one). Target: division + metrics <= 2 ms.
 
-    .venv/bin/python benchmarks/bench_regions.py [--data ../shared/data/camus_subset] [--repeats 5]
+    .venv/bin/python -m benchmarks.bench_regions [--data ../shared/data/camus_subset] [--repeats 5]
 """
 from __future__ import annotations
 

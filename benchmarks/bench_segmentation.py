@@ -1,6 +1,6 @@
 """Segmentation speed per backend through the app's inference path (median and p95 ms per frame).
 
-    .venv/bin/python benchmarks/bench_segmentation.py [--model NAME_OR_FOLDER] [--frames 200] [--json OUT]
+    .venv/bin/python -m benchmarks.bench_segmentation [--model NAME_OR_FOLDER] [--frames 200] [--json OUT]
 
 Frames are the real E95 demo loop, resized as the app does; each timing covers
 `SegmentationModel.predict` on one (1, 1, 256, 256) frame: input checks, inference and argmax.

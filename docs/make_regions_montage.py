@@ -4,7 +4,7 @@ Each tile: the frame (resized to 256x256 like the live pipeline) with the region
 invalid regions hatched in grey, the sector outline in dark blue, annulus points and apex as
 white dots. A tile with any invalid region has a red frame. A legend runs along the bottom.
 
-    .venv/bin/python docs/make_regions_montage.py [--data ../shared/data/camus_subset] [--out docs/regions_montage.png]
+    .venv/bin/python -m docs.make_regions_montage [--data ../shared/data/camus_subset] [--out docs/regions_montage.png]
 
 The CAMUS data (CC BY-NC-SA 4.0, Leclerc et al. 2019) is only read, never copied; the montage
 is a derived figure for documentation of this non-commercial research project.

@@ -15,7 +15,7 @@ Patients are split 80/20 (seeded); maps are fitted by least squares on the train
 and the Spearman correlation and mean absolute error of the clipped scores are reported on the
 held-out patients.
 
-    .venv/bin/python training/fit_metric_maps.py [--data ../shared/data/camus_subset] [--variants 4] [--seed 0]
+    .venv/bin/python -m training.fit_metric_maps [--data ../shared/data/camus_subset] [--variants 4] [--seed 0]
 """
 from __future__ import annotations
 
