@@ -28,9 +28,9 @@ import numpy as np
 
 from echoquality.core.cleanup import LA, LV, MYO, clean_labels
 from echoquality.core.framing import network_view
-from pipelines.model_registry import DEFAULT_SEGMENTATION, load_segmentation_model
-from pipelines.regions import divide_myocardium
-from pipelines.sources import open_source, source_stem
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model
+from echoquality.core.regions import divide_myocardium
+from echoquality.sources.playback import open_source, source_stem
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOOPS = [ROOT / "data" / "samples" / "e95_a4c.mp4", ROOT.parent / "shared" / "data" / "loops" / "echotk_a4c.nii.gz"]

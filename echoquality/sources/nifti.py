@@ -12,7 +12,8 @@ from typing import Iterator
 
 import numpy as np
 
-from pipelines.file_readers import RawFrame, Recording, SourceError, to_grayscale_uint8
+from echoquality.sources.base import SourceError
+from echoquality.sources.files import RawFrame, Recording, to_grayscale_uint8
 
 # Refuse headers that claim more voxels than this before reading anything (1 GiB of float32).
 MAX_VOXELS = 2 ** 28

@@ -8,8 +8,8 @@ import pytest
 
 nibabel = pytest.importorskip("nibabel")
 
-from pipelines.file_readers import SourceError  # noqa: E402
-from pipelines.sources import open_source  # noqa: E402
+from echoquality.sources.files import SourceError  # noqa: E402
+from echoquality.sources.playback import open_source  # noqa: E402
 
 ECHOTK = Path(__file__).resolve().parents[3] / "shared" / "data" / "loops" / "echotk_a4c.nii.gz"
 
