@@ -9,21 +9,19 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 from PyQt6.QtCore import QThread, pyqtSignal
 
 from echoquality.core.records import Frame, FrameResult
-from echoquality.core.render import colour_regions
+from echoquality.core.render import colour_regions, region_centres
 from echoquality.core.vocabulary import N_REGIONS
 from echoquality.sources import is_live
+from echoquality.sources.playback import FrameGate
 
 log = logging.getLogger(__name__)
 
-KEEP_FRAMES = 16          # frames kept for pairing with their results (more than can be in flight)
 # Frames in the chain at once. Live: one, so the scanner's newest frame waits at the source (lowest
 # latency). Replay: two, so reading the next frame overlaps the analysis (about 1.7x the frame rate
 # on 2 cores, at one more frame of latency).
@@ -63,127 +61,6 @@ class AnalysedFrame:
     @property
     def frame(self) -> Frame:
         return self.result.frame
-
-
-def region_centres(region_map: np.ndarray) -> np.ndarray:
-    """(8, 2) centre (x, y) of each region 1..8 as fractions of the map's width/height; NaN where absent."""
-    h, w = region_map.shape
-    flat = region_map.ravel().astype(np.int64)
-    flat = np.where(flat <= N_REGIONS, flat, 0)
-    ys, xs = np.divmod(np.arange(flat.size), w)
-    counts = np.bincount(flat, minlength=N_REGIONS + 1)[1:N_REGIONS + 1].astype(np.float64)
-    sx = np.bincount(flat, weights=xs + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
-    sy = np.bincount(flat, weights=ys + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centres = np.stack([sx / counts / w, sy / counts / h], axis=1)
-    centres[counts == 0] = np.nan
-    return centres
-
-
-class FrameGate:
-    """Lets frames of a source into the chain: paused / playing / one step, paced at `fps` when given.
-
-    Runs in FAST's streamer thread; the control methods may be called from any thread.
-    Frames with an index below `start_frame` are skipped (to resume a file where it was). When
-    paced and the analysis falls behind, late frames are dropped so that replay keeps real time.
-    """
-
-    def __init__(self, frames: Iterable[Frame], fps: float | None = None, paused: bool = False,
-                 start_frame: int = 0, on_frame: Callable[[Frame], None] | None = None):
-        self._frames = frames
-        self.fps = fps
-        self.start_frame = start_frame
-        self.on_frame = on_frame
-        self._cond = threading.Condition()
-        self._paused = paused
-        self._steps = 0
-        self._stopped = False
-        self._sent: OrderedDict[int, tuple[Frame, float]] = OrderedDict()
-        self.sent_count = 0
-        self.skipped = 0
-        self.last_index = -1
-
-    @property
-    def paused(self) -> bool:
-        return self._paused
-
-    def pause(self) -> None:
-        with self._cond:
-            self._paused = True
-
-    def play(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._cond.notify_all()
-
-    def step(self) -> None:
-        """Let one more frame in (while paused)."""
-        with self._cond:
-            self._steps += 1
-            self._cond.notify_all()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify_all()
-
-    def take(self, index: int) -> tuple[Frame, float] | None:
-        """The frame sent with this index and when it was sent (None when no longer kept)."""
-        with self._cond:
-            return self._sent.pop(index, None)
-
-    def _wait_turn(self) -> bool:
-        """Block while paused; False when stopped."""
-        with self._cond:
-            while self._paused and self._steps == 0 and not self._stopped:
-                self._cond.wait()
-            if self._stopped:
-                return False
-            if self._paused:
-                self._steps -= 1
-            return True
-
-    def _sleep_until(self, due: float) -> bool:
-        """Wait until `due` (perf_counter); False when stopped meanwhile."""
-        with self._cond:
-            while not self._stopped:
-                left = due - time.perf_counter()
-                if left <= 0:
-                    return True
-                self._cond.wait(left)
-            return False
-
-    def __iter__(self) -> Iterator[Frame]:
-        due = None
-        was_paused = self._paused
-        for frame in self._frames:
-            if frame.index < self.start_frame:
-                continue
-            if not self._wait_turn():
-                return
-            stepping = self._paused
-            if self.fps and not stepping:
-                period = 1.0 / self.fps
-                now = time.perf_counter()
-                if due is None or was_paused:
-                    due = now                      # (re)start the clock: after a pause, never burst
-                elif now - due >= period:
-                    due += period                  # late: drop this frame to stay in real time
-                    self.skipped += 1
-                    continue
-                elif not self._sleep_until(due):
-                    return
-                due += period
-            was_paused = stepping
-            with self._cond:
-                self._sent[frame.index] = (frame, time.perf_counter())
-                while len(self._sent) > KEEP_FRAMES:
-                    self._sent.popitem(last=False)
-                self.sent_count += 1
-                self.last_index = frame.index
-            if self.on_frame is not None:
-                self.on_frame(frame)
-            yield frame
 
 
 class AnalysisWorker(QThread):

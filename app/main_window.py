@@ -1,12 +1,11 @@
 """The main window: B-mode and regional quality side by side, controls, quality strip and status bar.
 
-`run_gui` is what `python launch.py gui` calls. Analysis runs in an `AnalysisWorker` thread; this
+`echoquality.commands.gui` opens it. Analysis runs in an `AnalysisWorker` thread; this
 module only draws and reacts. Import `fast` before this module (FAST must come before PyQt6).
 """
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
 from pathlib import Path
@@ -34,7 +33,6 @@ from .quality_panel import GlobalQuality, QualityLegend, RegionScores
 from .quality_strip import QualityStrip
 from .settings import GuiSettings, default_output_folder, load_settings, qsettings, save_settings
 from .stream_stats import StreamStats
-from .theme import apply_dark_theme
 
 log = logging.getLogger(__name__)
 
@@ -42,27 +40,37 @@ METHOD_TITLES = {"gcnr": "gCNR", "cnr": "CNR", "cr": "Contrast ratio", "intensit
                  "pmax": "Pmax (paper's gCNR)", "e2e": "End-to-end network"}
 STATUS_INTERVAL_MS = 250
 COMPACT_TOOLBAR_WIDTH = 1500    # narrower windows get an icon-only toolbar
-HEADLESS_IDLE_S = 60.0          # headless runs give up after this long without a new frame
 SCANNER_MESSAGES = {
     "connecting": ("Connecting to the scanner at {address}…", QColor(255, 200, 80)),
     "disconnected": ("Scanner lost — reconnecting to {address}…", QColor(255, 110, 90)),
     "frozen": ("Scanner frozen — no new images from {address}", QColor(255, 200, 80)),
 }
-SHORTCUTS_HELP = """<table>
-<tr><td><b>Space</b></td><td>play / pause</td></tr>
-<tr><td><b>→</b> or <b>.</b></td><td>one frame (pauses)</td></tr>
-<tr><td><b>L</b></td><td>loop on / off</td></tr>
-<tr><td><b>R</b></td><td>record on / off</td></tr>
-<tr><td><b>P</b></td><td>snapshot to PNG</td></tr>
-<tr><td><b>S</b></td><td>regional scores on / off</td></tr>
-<tr><td><b>1 2 3</b></td><td>view A4C, A2C, ALAX</td></tr>
-<tr><td><b>M</b></td><td>next quality method</td></tr>
-<tr><td><b>F11</b> / <b>F</b></td><td>full screen (Esc leaves it)</td></tr>
-<tr><td><b>Ctrl+O</b></td><td>open a file</td></tr>
-<tr><td><b>Ctrl+Shift+O</b></td><td>open a recording folder</td></tr>
-<tr><td><b>Ctrl+K</b></td><td>connect to a scanner</td></tr>
-<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>
-</table>"""
+# The key bindings, in one table: action → (keys, what they do). The actions and the help are made from it.
+KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "play": (("Space",), "play / pause"),
+    "step": (("Right", "."), "one frame (pauses)"),
+    "loop": (("L",), "loop on / off"),
+    "record": (("R",), "record on / off"),
+    "snapshot": (("P", "Ctrl+S"), "snapshot to PNG"),
+    "scores": (("S",), "regional scores on / off"),
+    **{f"view_{v}": ((str(i + 1),), f"view {v.upper()}") for i, v in enumerate(VIEWS)},
+    "next_method": (("M",), "next quality method"),
+    "full": (("F11", "F"), "full screen"),
+    "leave_full": (("Esc",), "leave full screen"),
+    "open": (("Ctrl+O",), "open a file"),
+    "open_recording": (("Ctrl+Shift+O",), "open a recording folder"),
+    "connect": (("Ctrl+K",), "connect to a scanner"),
+    "help": (("F1",), "keyboard shortcuts"),
+    "quit": (("Ctrl+Q",), "quit"),
+}
+
+
+def shortcuts_help() -> str:
+    """The key bindings as an HTML table (the help dialog)."""
+    shown = {"Right": "→"}
+    rows = "".join(f"<tr><td><b>{' or '.join(shown.get(k, k) for k in keys)}</b></td><td>{text}</td></tr>"
+                   for keys, text in KEYS.values())
+    return f"<table>{rows}</table>"
 
 
 def _set_checked(action: QAction, checked: bool) -> None:
@@ -95,6 +103,7 @@ class MainWindow(QMainWindow):
     """The application window. Public methods are what the toolbar, menus, shortcuts and tests use."""
 
     frame_shown = pyqtSignal(object)      # AnalysedFrame, after it was drawn
+    analysis_ended = pyqtSignal(str)      # the current analysis finished: its final state (ended, failed, stopped)
 
     def __init__(self, source: str | None = None, method: str | None = None, view: str | None = None,
                  segmentation: str = "", backend: str = "auto", store: QSettings | None = None,
@@ -118,12 +127,8 @@ class MainWindow(QMainWindow):
         self.last: aw.AnalysedFrame | None = None
         self.frames_shown = 0
         self.stats = StreamStats()
-        self.exit_status = 0
-        self._quit_after: int | None = None
-        self._screenshot: Path | None = None
-        self._last_frame_time = time.monotonic()
-        self._failure = ""
-        self.headless = False
+        self.failure = ""                 # the last failure shown (empty: none)
+        self.headless = False             # a headless run: the settings are not saved on close
 
         self.setWindowTitle("Regional image quality — echocardiography")
         self._build_actions()
@@ -137,7 +142,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(self.settings.geometry)
 
         self._timer = QTimer(self)
-        self._timer.timeout.connect(self._refresh_status)
+        self._timer.timeout.connect(self.refresh_status)
         self._timer.start(STATUS_INTERVAL_MS)
         if start:
             source = source or self.settings.last_source
@@ -146,8 +151,10 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ building the window
 
-    def _action(self, text: str, slot, shortcuts=(), checkable: bool = False, icon: str | None = None,
+    def _action(self, text: str, slot, key: str | None = None, checkable: bool = False, icon: str | None = None,
                 tip: str = "") -> QAction:
+        """An action of the window; its keys come from KEYS[key]."""
+        shortcuts = KEYS[key][0] if key else ()
         action = QAction(text, self)
         if icon is not None:
             action.setIcon(make_icon(icon))
@@ -161,36 +168,36 @@ class MainWindow(QMainWindow):
         return action
 
     def _build_actions(self) -> None:
-        self.act_open = self._action("Open file…", self.open_file_dialog, ["Ctrl+O"], icon="open")
-        self.act_open_recording = self._action("Open recording…", self.open_recording_dialog, ["Ctrl+Shift+O"],
+        self.act_open = self._action("Open file…", self.open_file_dialog, "open", icon="open")
+        self.act_open_recording = self._action("Open recording…", self.open_recording_dialog, "open_recording",
                                                icon="open")
-        self.act_connect = self._action("Connect to scanner…", self.connect_dialog, ["Ctrl+K"], icon="connect")
+        self.act_connect = self._action("Connect to scanner…", self.connect_dialog, "connect", icon="connect")
         self.act_demo = self._action("Demo loop", self.open_demo, tip="Replay the bundled demo loop")
         self.act_output = self._action("Output folder…", self.choose_output_folder,
                                        tip="Folder for recordings and snapshots")
-        self.act_quit = self._action("Quit", self.close, ["Ctrl+Q"])
-        self.act_play = self._action("Pause", self.toggle_play, ["Space"], icon="pause",
+        self.act_quit = self._action("Quit", self.close, "quit")
+        self.act_play = self._action("Pause", self.toggle_play, "play", icon="pause",
                                      tip="Play / pause")
-        self.act_step = self._action("Step", self.step, ["Right", "."], icon="step",
+        self.act_step = self._action("Step", self.step, "step", icon="step",
                                      tip="One frame forward")
-        self.act_loop = self._action("Loop", self.set_loop, ["L"], checkable=True, icon="loop",
+        self.act_loop = self._action("Loop", self.set_loop, "loop", checkable=True, icon="loop",
                                      tip="Replay files in a loop")
         _set_checked(self.act_loop, self.loop)
-        self.act_record = self._action("Record", self.set_recording, ["R"], checkable=True,
+        self.act_record = self._action("Record", self.set_recording, "record", checkable=True,
                                        icon="record", tip="Record the stream and the results")
-        self.act_snapshot = self._action("Snapshot", self.save_snapshot_now, ["P", "Ctrl+S"],
+        self.act_snapshot = self._action("Snapshot", self.save_snapshot_now, "snapshot",
                                          icon="snapshot", tip="Save the split screen as PNG")
-        self.act_scores = self._action("Scores", self.set_show_scores, ["S"], checkable=True, icon="scores",
+        self.act_scores = self._action("Scores", self.set_show_scores, "scores", checkable=True, icon="scores",
                                        tip="Show each region's score")
         _set_checked(self.act_scores, self.show_scores)
-        self.act_full = self._action("Full screen", self.toggle_full_screen, ["F11", "F"],
+        self.act_full = self._action("Full screen", self.toggle_full_screen, "full",
                                      icon="full")
-        self.act_leave_full = self._action("Leave full screen", self.leave_full_screen, ["Esc"])
-        self.act_next_method = self._action("Next quality method", self.next_method, ["M"])
-        self.act_help = self._action("Keyboard shortcuts", self.show_shortcuts, ["F1"])
+        self.act_leave_full = self._action("Leave full screen", self.leave_full_screen, "leave_full")
+        self.act_next_method = self._action("Next quality method", self.next_method, "next_method")
+        self.act_help = self._action("Keyboard shortcuts", self.show_shortcuts, "help")
         self.view_actions = QActionGroup(self)
-        for i, v in enumerate(VIEWS):
-            act = self._action(VIEW_TITLES[v], lambda checked, v=v: checked and self.set_view(v), [str(i + 1)],
+        for v in VIEWS:
+            act = self._action(VIEW_TITLES[v], lambda checked, v=v: checked and self.set_view(v), f"view_{v}",
                                checkable=True)
             self.view_actions.addAction(act)
             act.setData(v)
@@ -349,7 +356,7 @@ class MainWindow(QMainWindow):
         self.source = spec
         self.source_fps = fps
         self.settings.last_source = spec
-        self._failure = ""
+        self.failure = ""
         self.last = None
         self.left_panel.set_image(None)
         self.right_panel.set_image(None)
@@ -418,10 +425,9 @@ class MainWindow(QMainWindow):
         self.worker = worker
         self._workers.append(worker)
         self.stats.reset(start_frame if start_frame else None)
-        self._last_frame_time = time.monotonic()
         worker.start()
         self._update_play_action()
-        self._refresh_status()
+        self.refresh_status()
 
     def _retire_worker(self) -> None:
         """Stop the current worker without waiting for it (it finishes in the background)."""
@@ -437,7 +443,7 @@ class MainWindow(QMainWindow):
             worker.deleteLater()
         if worker is self.worker:
             self._update_play_action()
-            self._check_headless_end()
+            self.analysis_ended.emit(worker.state)
 
     def _restart_here(self) -> None:
         """Restart the analysis with the current settings, where the file was (live: from now)."""
@@ -448,7 +454,7 @@ class MainWindow(QMainWindow):
         start = 0
         if worker is not None and not worker.live and self.last is not None and worker.state not in (aw.ENDED,):
             start = self.last.frame.index + (0 if paused else 1)
-        self._failure = ""
+        self.failure = ""
         self._start(start, paused)
         if paused and start and self.worker is not None:
             self.worker.step()          # paused: show the same frame analysed with the new settings
@@ -457,16 +463,15 @@ class MainWindow(QMainWindow):
         if self.sender() is not self.worker:
             return
         self._update_play_action()
-        self._refresh_status()
+        self.refresh_status()
 
     def _on_failed(self, message: str) -> None:
         if self.sender() is not self.worker:
             return
-        self._failure = message
+        self.failure = message
         self.left_panel.set_message(message, QColor(255, 110, 90))
         self.statusBar().showMessage(message, 10_000)
-        self.exit_status = 1
-        self._refresh_status()
+        self.refresh_status()
 
     # ------------------------------------------------------------------ showing results
 
@@ -477,7 +482,6 @@ class MainWindow(QMainWindow):
         scores = analysed.result.scores
         self.last = analysed
         self.frames_shown += 1
-        self._last_frame_time = time.monotonic()
         self._set_stale(False)
         self.left_panel.set_image(frame.image)
         self.right_panel.set_image(analysed.quality_image if analysed.quality_image is not None else frame.image)
@@ -495,8 +499,6 @@ class MainWindow(QMainWindow):
         if self.recorder is not None:
             self.recorder.add_result(analysed.result)
         self.frame_shown.emit(analysed)
-        if self._quit_after is not None and self.frames_shown >= self._quit_after:
-            self._finish_headless()
 
     @staticmethod
     def _latency(analysed: aw.AnalysedFrame) -> float | None:
@@ -593,7 +595,7 @@ class MainWindow(QMainWindow):
         worker = self.worker
         if worker is None or worker.state in (aw.ENDED, aw.STOPPED, aw.FAILED):
             if self.source:
-                self._failure = ""
+                self.failure = ""
                 self.left_panel.set_message("")
                 self._start(0)
             return
@@ -654,7 +656,7 @@ class MainWindow(QMainWindow):
             self.showNormal()
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", SHORTCUTS_HELP)
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_help())
 
     def _update_play_action(self) -> None:
         playing = self.is_playing()
@@ -735,7 +737,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ status bar
 
-    def _refresh_status(self) -> None:
+    def refresh_status(self) -> None:
         worker = self.worker
         now = time.perf_counter()
         if worker is None:
@@ -746,17 +748,17 @@ class MainWindow(QMainWindow):
             if scanner is not None and state in (aw.PLAYING, aw.PAUSED):
                 text = f"scanner: {scanner}" + (" · paused" if worker.paused else "")
                 template = SCANNER_MESSAGES.get(scanner)
-                if template and not self._failure:
+                if template and not self.failure:
                     address = parse_source(self.source).address
                     self.left_panel.set_message(template[0].format(address=address), template[1])
-                elif not self._failure:
+                elif not self.failure:
                     self.left_panel.set_message("")
                 self._set_stale(scanner in ("disconnected", "frozen"))
             else:
                 text = state
                 if state == aw.LOADING and not self.left_panel.has_image():
                     self.left_panel.set_message("Loading the models…", QColor(170, 190, 220))
-                elif state in (aw.PLAYING, aw.PAUSED) and not self._failure and self.left_panel.message:
+                elif state in (aw.PLAYING, aw.PAUSED) and not self.failure and self.left_panel.message:
                     self.left_panel.set_message("")
                 if state == aw.ENDED:
                     text = "end of loop — Space replays"
@@ -779,45 +781,6 @@ class MainWindow(QMainWindow):
                 self.set_recording(False)
         else:
             self.status_record.setText("")
-        if self._quit_after is not None and time.monotonic() - self._last_frame_time > HEADLESS_IDLE_S:
-            self._failure = self._failure or f"no frame for {HEADLESS_IDLE_S:.0f} s"
-            self.exit_status = 1
-            self._finish_headless()
-
-    # ------------------------------------------------------------------ headless runs
-
-    def quit_after(self, frames: int, screenshot: str | Path | None = None) -> None:
-        """Quit the application after `frames` shown frames (or when the source ends), saving a screenshot."""
-        self.headless = True
-        self._quit_after = max(1, int(frames))
-        self._screenshot = Path(screenshot) if screenshot else None
-
-    def _check_headless_end(self) -> None:
-        if self._quit_after is None or self.worker is None:
-            return
-        if self.worker.state in (aw.ENDED, aw.FAILED, aw.STOPPED):
-            if self.worker.state == aw.FAILED:
-                self.exit_status = 1
-            self._finish_headless()
-
-    def _finish_headless(self) -> None:
-        if self._quit_after is None:
-            return
-        self._quit_after = None
-        self._refresh_status()
-        if self._screenshot is not None:
-            try:
-                self._screenshot.parent.mkdir(parents=True, exist_ok=True)
-                if not self.grab().save(str(self._screenshot), "PNG"):
-                    raise OSError("could not write the PNG")
-                print(f"screenshot: {self._screenshot}")
-            except OSError as error:
-                print(f"error: {self._screenshot}: {error}", file=sys.stderr)
-                self.exit_status = 1
-        if self._failure:
-            print(f"error: {self._failure}", file=sys.stderr)
-        self.close()
-        QApplication.instance().exit(self.exit_status)
 
     # ------------------------------------------------------------------ closing
 
@@ -847,18 +810,3 @@ class MainWindow(QMainWindow):
             save_settings(self.settings, self._store)
         self.shutdown()
         super().closeEvent(event)
-
-
-def run_gui(source: str, method: str = "", view: str | None = None, segmentation: str = "", backend: str = "auto",
-            screenshot: str | None = None, quit_after_frames: int | None = None) -> int:
-    """Open the window on a source; exit status 0, or 1 when the source or the models failed in a headless run."""
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Regional image quality")
-    apply_dark_theme(app)
-    window = MainWindow(source, method or None, view, segmentation, backend)
-    if screenshot or quit_after_frames:
-        window.quit_after(quit_after_frames or 30, screenshot)
-        window.resize(1600, 960)
-    window.show()
-    app.exec()
-    return window.exit_status

@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         return simulate_scanner(args.loop, host=args.host, port=args.port, fps=args.fps, device=args.device,
                                 n_frames=args.frames, spacing=tuple(args.spacing) if args.spacing else None)
     if args.command == "gui" or (args.command is None and has_display() and _gui_available()):
-        from app.main_window import run_gui
+        from echoquality.commands.gui import run_gui
         gui = args if args.command == "gui" else parser.parse_args(["gui"])
         return run_gui(gui.source, method=gui.method, view=gui.view, segmentation=gui.segmentation,
                        backend=gui.backend, screenshot=gui.screenshot, quit_after_frames=gui.quit_after_frames)

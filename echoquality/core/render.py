@@ -89,3 +89,18 @@ def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.n
     _caption(right, summary, max(16, image.shape[0] // 30))
     draw_legend(right)
     return np.concatenate([left, right], axis=1)
+
+
+def region_centres(region_map: np.ndarray) -> np.ndarray:
+    """(8, 2) centre (x, y) of each region 1..8 as fractions of the map's width/height; NaN where absent."""
+    h, w = region_map.shape
+    flat = region_map.ravel().astype(np.int64)
+    flat = np.where(flat <= N_REGIONS, flat, 0)
+    ys, xs = np.divmod(np.arange(flat.size), w)
+    counts = np.bincount(flat, minlength=N_REGIONS + 1)[1:N_REGIONS + 1].astype(np.float64)
+    sx = np.bincount(flat, weights=xs + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    sy = np.bincount(flat, weights=ys + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = np.stack([sx / counts / w, sy / counts / h], axis=1)
+    centres[counts == 0] = np.nan
+    return centres

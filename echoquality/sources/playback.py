@@ -6,9 +6,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 from echoquality.core.records import Frame
 from echoquality.core.vocabulary import default_spacing
@@ -21,10 +22,10 @@ __all__ = ["FrameSource", "SourceError", "open_source", "source_stem"]
 
 
 class FrameSource:
-    """Iterator of `Frame`s from one recording, optionally looping and paced in real time."""
+    """Iterator of `Frame`s from one recording, optionally looping (`FrameGate` paces and pauses it)."""
 
     def __init__(self, spec: str, recording_factory, fps: float | None, spacing: tuple[float, float] | None,
-                 loop: bool = False, realtime: bool = False):
+                 loop: bool = False):
         self.spec = spec
         self._factory = recording_factory
         self._recording: Recording = recording_factory()
@@ -34,12 +35,10 @@ class FrameSource:
         self.spacing_known = self._spacing is not None
         self.n_frames = self._recording.n_frames
         self.loop = loop
-        self.realtime = realtime
         self._closed = False
 
     def __iter__(self) -> Iterator[Frame]:
         index = 0
-        start = time.perf_counter()
         recording = self._recording
         while not self._closed:
             produced = 0
@@ -47,10 +46,6 @@ class FrameSource:
                 if self._closed:
                     return
                 time_s = raw.time_s if raw.time_s is not None and not self.loop else index / self.fps
-                if self.realtime:
-                    delay = start + index / self.fps - time.perf_counter()
-                    if delay > 0:
-                        time.sleep(delay)
                 spacing = self._spacing or default_spacing(raw.image.shape[0])
                 yield Frame(raw.image, index, float(time_s), spacing, self.spec, self.spacing_known)
                 index += 1
@@ -64,7 +59,7 @@ class FrameSource:
 
 
 def open_source(spec: str, fps: float | None = None, spacing: tuple[float, float] | None = None,
-                loop: bool = False, realtime: bool = False, timeout_s: float | None = None):
+                loop: bool = False, timeout_s: float | None = None):
     """Open a file (video, .npy, image, DICOM, .mhd) or a live `igtl://host:port[/device]` stream.
 
     Raises `SourceError` naming the input and the problem.
@@ -77,4 +72,101 @@ def open_source(spec: str, fps: float | None = None, spacing: tuple[float, float
         from echoquality.sources.igtl.receiver import open_igtl_source
         return open_igtl_source(spec, timeout_s=timeout_s)
     path = Path(spec)
-    return FrameSource(spec, lambda: read_recording(path), fps, spacing, loop, realtime)
+    return FrameSource(spec, lambda: read_recording(path), fps, spacing, loop)
+
+
+class FrameGate:
+    """Lets frames of a source into the chain: paused / playing / one step, paced at `fps` when given.
+
+    Runs in the thread that iterates it (FAST's streamer); the control methods may be called from any thread.
+    Frames with an index below `start_frame` are skipped (to resume a file where it was). When
+    paced and the analysis falls behind, late frames are dropped so that replay keeps real time.
+    """
+
+    def __init__(self, frames: Iterable[Frame], fps: float | None = None, paused: bool = False,
+                 start_frame: int = 0, on_frame: Callable[[Frame], None] | None = None):
+        self._frames = frames
+        self.fps = fps
+        self.start_frame = start_frame
+        self.on_frame = on_frame
+        self._cond = threading.Condition()
+        self._paused = paused
+        self._steps = 0
+        self._stopped = False
+        self.sent_count = 0
+        self.skipped = 0
+        self.last_index = -1
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        with self._cond:
+            self._paused = True
+
+    def play(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Let one more frame in (while paused)."""
+        with self._cond:
+            self._steps += 1
+            self._cond.notify_all()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    def _wait_turn(self) -> bool:
+        """Block while paused; False when stopped."""
+        with self._cond:
+            while self._paused and self._steps == 0 and not self._stopped:
+                self._cond.wait()
+            if self._stopped:
+                return False
+            if self._paused:
+                self._steps -= 1
+            return True
+
+    def _sleep_until(self, due: float) -> bool:
+        """Wait until `due` (perf_counter); False when stopped meanwhile."""
+        with self._cond:
+            while not self._stopped:
+                left = due - time.perf_counter()
+                if left <= 0:
+                    return True
+                self._cond.wait(left)
+            return False
+
+    def __iter__(self) -> Iterator[Frame]:
+        due = None
+        was_paused = self._paused
+        for frame in self._frames:
+            if frame.index < self.start_frame:
+                continue
+            if not self._wait_turn():
+                return
+            stepping = self._paused
+            if self.fps and not stepping:
+                period = 1.0 / self.fps
+                now = time.perf_counter()
+                if due is None or was_paused:
+                    due = now                      # (re)start the clock: after a pause, never burst
+                elif now - due >= period:
+                    due += period                  # late: drop this frame to stay in real time
+                    self.skipped += 1
+                    continue
+                elif not self._sleep_until(due):
+                    return
+                due += period
+            was_paused = stepping
+            with self._cond:
+                self.sent_count += 1
+                self.last_index = frame.index
+            if self.on_frame is not None:
+                self.on_frame(frame)
+            yield frame

@@ -21,12 +21,11 @@ from app import analysis_worker as aw
 from app.anatomy import region_label, region_labels, wall_names
 from app.main_window import MainWindow, normalise_scanner_address
 from app.quality_strip import QualityHistory
-from echoquality.outputs.recording import recording_source, write_metaimage
 from app.stream_stats import StreamStats
+from echoquality.core.vocabulary import N_REGIONS
+from echoquality.outputs.recording import recording_source
 from echoquality.outputs.results_csv import CSV_COLUMNS
 from echoquality.sources.files import read_recording
-from echoquality.core.vocabulary import N_REGIONS
-from echoquality.core.records import Frame
 
 WAIT_MS = 60_000   # generous bounds: the whole suite runs on 2 cores
 
@@ -114,60 +113,6 @@ def test_stream_stats_counts_frames_never_shown():
     stats.reset(first_index=20)
     stats.add(0.0, 22, None)
     assert stats.dropped == 2
-
-
-def test_region_centres_are_fractions_and_nan_when_absent():
-    region_map = np.zeros((100, 200), np.uint8)
-    region_map[10:20, 0:20] = 1
-    centres = aw.region_centres(region_map)
-    assert centres[0] == pytest.approx([10 / 200, 15 / 100])
-    assert np.isnan(centres[1:]).all()
-
-
-def _frames(n: int):
-    for i in range(n):
-        yield Frame(np.full((4, 4), i, np.uint8), i, i / 30, (0.3, 0.3), "test")
-
-
-def test_frame_gate_pauses_steps_and_stops():
-    gate = aw.FrameGate(_frames(100), fps=None, paused=True)
-    got: list[int] = []
-    thread = threading.Thread(target=lambda: got.extend(f.index for f in gate), daemon=True)
-    thread.start()
-    time.sleep(0.2)
-    assert got == []
-    gate.step()
-    gate.step()
-    deadline = time.monotonic() + 5
-    while len(got) < 2 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.1)
-    assert got == [0, 1]
-    gate.stop()
-    thread.join(5)
-    assert not thread.is_alive() and got == [0, 1]
-    assert gate.take(1)[0].index == 1 and gate.take(1) is None
-
-
-def test_frame_gate_resumes_at_a_frame_and_drops_late_frames_in_real_time():
-    assert [f.index for f in aw.FrameGate(_frames(10), start_frame=7)] == [7, 8, 9]
-    gate = aw.FrameGate(_frames(30), fps=1000.0)
-    sent = []
-    for frame in gate:
-        sent.append(frame.index)
-        time.sleep(0.005)               # a consumer five times slower than the frame rate
-    assert gate.skipped > 0 and len(sent) + gate.skipped == 30 and sent[0] == 0
-
-
-def test_recorded_frame_reads_back_with_its_spacing(tmp_path):
-    image = (np.arange(30 * 40) % 251).astype(np.uint8).reshape(30, 40)
-    (tmp_path / "frames").mkdir()
-    write_metaimage(tmp_path / "frames" / "frame_3.mhd", image, (0.25, 0.5))
-    recording = read_recording(Path(recording_source(tmp_path)))
-    frames = list(recording.frames)
-    assert len(frames) == 1 and np.array_equal(frames[0].image, image)
-    assert recording.spacing == pytest.approx((0.25, 0.5))
-    assert not list((tmp_path / "frames").glob("*.part"))
 
 
 def test_scanner_address_is_checked():
@@ -428,27 +373,7 @@ def test_unreachable_scanner_keeps_the_window_usable(qtbot, make_window):
     assert window.left_panel.message == ""
 
 
-def test_recording_is_on_disk_before_it_is_closed(qtbot, tmp_path):
-    from echoquality.outputs.recording import Recorder
-    from echoquality.core.records import FrameResult
-    recorder = Recorder(tmp_path / "rec", "test", 30.0, "a4c", "gcnr")
-    try:
-        for frame in _frames(5):
-            recorder.add_frame(frame)
-            recorder.add_result(FrameResult(frame, scores=np.linspace(1, 5, N_REGIONS), method="gcnr"))
-
-        def on_disk() -> bool:
-            rows = (tmp_path / "rec" / "results.csv").read_text().splitlines()
-            return len(rows) == 6 and len(list((tmp_path / "rec" / "frames").glob("*.mhd"))) == 5
-        qtbot.waitUntil(on_disk, timeout=10_000)        # a crash now would lose nothing
-        frames = list(read_recording(Path(recording_source(tmp_path / "rec"))).frames)
-        assert [int(f.image[0, 0]) for f in frames] == [0, 1, 2, 3, 4]
-    finally:
-        recorder.close()
-
-
 # ---------------------------------------------------------------------------- the command line
-
 
 def _launch(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")

@@ -1,10 +1,11 @@
-"""Split-screen composition: colours follow the quality category, invalid regions stay visible."""
+"""Rendering: colours follow the quality category, invalid regions stay visible; label positions."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from echoquality.core.render import CATEGORY_COLOURS, INVALID_COLOUR, colour_regions, compose_split_screen, \
-    region_colours
+    region_centres, region_colours
 
 
 def test_region_colours_follow_rounded_category():
@@ -40,3 +41,11 @@ def test_region_map_at_network_size_is_resized_to_the_frame():
     out = colour_regions(np.zeros((64, 100), np.uint8), regions, np.full(8, 4.0))
     assert out.shape == (64, 100, 3)
     assert out[10, 50].any() and not out[50, 50].any()
+
+
+def test_region_centres_are_fractions_and_nan_when_absent():
+    region_map = np.zeros((100, 200), np.uint8)
+    region_map[10:20, 0:20] = 1
+    centres = region_centres(region_map)
+    assert centres[0] == pytest.approx([10 / 200, 15 / 100])
+    assert np.isnan(centres[1:]).all()
