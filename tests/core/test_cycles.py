@@ -11,9 +11,8 @@ import pytest
 
 from echoquality.core.cycles import ED, ES, OnlineCycleDetector, find_cycles, find_phases
 from tests.core.synthetic_cycles import area_curve, noisy
+from tests.helpers import CAMUS, DEMO_LOOP, SHARED_DATA
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared" / "data"
 PERIODS = [0.85, 0.8, 0.9, 0.75, 0.85]     # 64-80 bpm
 
 
@@ -37,6 +36,17 @@ def test_known_cycles_are_found(fps, sd, spikes):
     assert_matches(frames_of(phases, ES), ess, 2, "ES")
     kinds = [p.kind for p in phases]
     assert all(a != b for a, b in zip(kinds, kinds[1:])), "ED and ES alternate"
+
+
+def test_slow_wobble_in_diastole_is_not_a_cycle():
+    """A smooth wobble of a fifth of the range (a wall moving in and out of the segmentation)."""
+    fps = 60
+    area, eds, ess = area_curve(PERIODS, fps)
+    t = np.arange(len(area)) / fps
+    area = area + 0.1 * np.ptp(area) * np.sin(2 * np.pi * t / 0.3)
+    phases = find_phases(area, fps)
+    assert_matches(frames_of(phases, ED), eds, 3, "ED")
+    assert_matches(frames_of(phases, ES), ess, 3, "ES")
 
 
 def test_heart_rate_per_cycle():
@@ -169,8 +179,8 @@ ECHOTK_ES, ECHOTK_ED = 2, 14  # the loop runs from ES through filling to ED and 
 
 def lv_areas(frames: list[np.ndarray], spacing: tuple[float, float]) -> np.ndarray:
     """LV area (mm²) per frame at network size, as the analysis chain computes it."""
-    from pipelines.model_registry import load_segmentation_model
-    from pipelines.preprocess import network_batch, network_spacing
+    from echoquality.core.preprocess import network_batch, network_spacing
+    from echoquality.inference.registry import load_segmentation_model
     model = load_segmentation_model()
     batch = network_batch(frames)
     labels = np.concatenate([model.predict(batch[i:i + 16]) for i in range(0, len(batch), 16)])
@@ -178,12 +188,17 @@ def lv_areas(frames: list[np.ndarray], spacing: tuple[float, float]) -> np.ndarr
     return (labels == 1).sum(axis=(1, 2)) * sy * sx
 
 
+def loop_areas(path: Path) -> tuple[np.ndarray, float]:
+    """(LV area per frame, frame rate) of a loop read as the app reads it."""
+    from echoquality.sources.playback import open_source
+    frames = list(open_source(str(path)))
+    fps = 1.0 / np.median(np.diff([f.time_s for f in frames]))
+    return lv_areas([f.image for f in frames], frames[0].spacing), float(fps)
+
+
 @pytest.fixture(scope="module")
 def e95_area():
-    from pipelines.sources import open_source
-    from tests.conftest import DEMO_LOOP
-    frames = [f.image for f in open_source(str(DEMO_LOOP))]
-    return lv_areas(frames, (160 / frames[0].shape[0],) * 2), 60.314
+    return loop_areas(DEMO_LOOP)
 
 
 def test_e95_loop_ed_es_within_two_frames_of_the_eye(e95_area):
@@ -207,21 +222,18 @@ def test_e95_loop_online_matches_the_eye(e95_area):
 
 
 def test_echotk_loop_partial_cycle_within_two_frames_of_the_eye():
-    nib = pytest.importorskip("nibabel")
-    path = SHARED / "loops" / "echotk_a4c.nii.gz"
+    path = SHARED_DATA / "loops" / "echotk_a4c.nii.gz"
     if not path.exists():
         pytest.skip("../shared/data/loops/echotk_a4c.nii.gz is not present")
-    volume = nib.load(str(path)).get_fdata()                     # (x, y, t)
-    frames = [np.clip(volume[:, :, t].T, 0, 255).astype(np.uint8) for t in range(volume.shape[2])]
-    area = lv_areas(frames, (0.4, 0.4))
-    phases = find_phases(area, 30.0)
+    area, fps = loop_areas(path)
+    phases = find_phases(area, fps)
     assert_matches(frames_of(phases, ES), [ECHOTK_ES], 2, "echotk ES")
     assert_matches(frames_of(phases, ED), [ECHOTK_ED], 2, "echotk ED")
-    (cycle,) = find_cycles(area, 30.0)
+    (cycle,) = find_cycles(area, fps)
     assert not cycle.complete
 
 
-CAMUS_MASKS = SHARED / "camus_subset" / "masks"
+CAMUS_MASKS = CAMUS / "masks"
 
 
 @pytest.mark.skipif(not CAMUS_MASKS.is_dir(), reason="../shared/data/camus_subset is not present")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,8 +10,9 @@ import pytest
 from echoquality.core.ejection_fraction import (
     biplane_volume_ml, ejection_fraction, long_axis, volume_ml,
 )
+from tests.helpers import CAMUS
 
-CAMUS_MASKS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "camus_subset" / "masks"
+CAMUS_MASKS = CAMUS / "masks"
 
 
 def half_ellipse(length_mm: float, radius_mm: float, spacing: tuple[float, float],
