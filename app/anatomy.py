@@ -1,14 +1,7 @@
 """Anatomical names of the walls and regions as the clinician reads them, per view."""
 from __future__ import annotations
 
-from echoquality.core.vocabulary import REGION_NAMES, VIEWS
-
-# (image-left wall, image-right wall) of each view, as displayed.
-WALLS: dict[str, tuple[str, str]] = {
-    "a4c": ("inferoseptal", "anterolateral"),
-    "a2c": ("inferior", "anterior"),
-    "alax": ("inferolateral", "anteroseptal"),
-}
+from echoquality.core.vocabulary import REGION_NAMES, VIEWS, WALLS
 VIEW_TITLES = {"a4c": "Apical 4-chamber", "a2c": "Apical 2-chamber", "alax": "Apical long axis"}
 VIEW_SHORT = {"a4c": "A4C", "a2c": "A2C", "alax": "ALAX"}
 assert set(WALLS) == set(VIEWS)

@@ -19,6 +19,13 @@ QUALITY_CATEGORIES = ("not visible", "poor", "ok", "good", "excellent")  # score
 
 VIEWS = ("a4c", "a2c", "alax")
 
+# (image-left wall, image-right wall) of each view as displayed, in the clinician's words.
+WALLS: dict[str, tuple[str, str]] = {
+    "a4c": ("inferoseptal", "anterolateral"),
+    "a2c": ("inferior", "anterior"),
+    "alax": ("inferolateral", "anteroseptal"),
+}
+
 # When a source carries no pixel spacing: the frame's height is taken to span this depth
 # (a typical adult apical view), with square pixels.
 DEFAULT_DEPTH_MM = 160.0
