@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QColor, QKeySequence
-from PyQt6.QtWidgets import (QApplication, QComboBox, QFileDialog, QGridLayout, QInputDialog, QLabel,
+from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QInputDialog, QLabel,
                              QMainWindow, QMessageBox, QSizePolicy, QToolBar, QToolButton, QVBoxLayout,
                              QWidget)
 

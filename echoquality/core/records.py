@@ -30,7 +30,7 @@ class FrameResult:
     scores: np.ndarray = field(default_factory=lambda: np.full(N_REGIONS, np.nan))
     method: str = ""
     view: str = "a4c"
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings_ms: dict[str, float] = field(default_factory=dict)   # {stage: milliseconds spent on this frame}
     valid: np.ndarray | None = None            # (8,) bool, regions that could be scored
     split_screen: np.ndarray | None = None     # (H, 2W, 3) RGB rendering, when the chain was asked for it
     error: str | None = None                   # why this frame could not be analysed

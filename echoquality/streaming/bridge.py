@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Callable, Iterable, Sequence
 
 import fast
-import numpy as np
 
 from echoquality.core.records import Frame
-from echoquality.streaming.codec import end_marker, error_marker, frame_error, frame_tag, frame_to_fast, is_end_marker
+from echoquality.streaming.codec import (add_timing, end_marker, error_marker, frame_error, frame_tag, frame_to_fast,
+                                         is_end_marker)
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +110,11 @@ class Stage(fast.PythonProcessObject):
             outputs = [marker] * self.n_outputs
         else:
             try:
+                start = time.perf_counter()
                 outputs = self.process(*inputs)
+                spent_ms = (time.perf_counter() - start) * 1e3
+                for image in outputs:
+                    add_timing(image, type(self).__name__, spent_ms)
             except Exception as error:  # one bad frame must not stop the stream
                 message = f"{type(self).__name__}: {error}"
                 log.error("frame %s: %s", frame_tag(inputs[0]).index, message)

@@ -22,6 +22,7 @@ _INDEX, _TIME, _SOURCE, _SPACING, _SPACING_KNOWN, _TIMESTAMP = \
     "index", "time_s", "source", "spacing", "spacing_known", "timestamp"
 _ENTERED, _FRAME_SHAPE = "entered_at", "frame_shape"
 _VALID, _OUT_OF_SECTOR = "valid", "out_of_sector"
+_TIMING = "timing_ms:"     # + stage name
 _END_OF_STREAM, _FRAME_ERROR = "end_of_stream", "frame_error"
 
 
@@ -129,6 +130,23 @@ def scores_to_fast(scores: np.ndarray, like: "fast.Image") -> "fast.Image":
 def scores_from_fast(image: "fast.Image") -> np.ndarray:
     """The (8,) float64 scores sent by `scores_to_fast`."""
     return to_numpy(image).reshape(N_REGIONS).astype(np.float64)
+
+
+# --- timings ------------------------------------------------------------------------------------
+
+def add_timing(image: "fast.Image", stage: str, ms: float) -> None:
+    """Record on an image how long a stage took for its frame (carried on to the images made from it).
+
+    One key per stage: FAST copies its inputs' frame data onto a stage's outputs, so a shared key
+    would be overwritten by the upstream value.
+    """
+    image.setFrameData(_TIMING + stage, f"{ms:.3f}")
+
+
+def timings(image: "fast.Image") -> dict[str, float]:
+    """{stage: milliseconds} recorded on an image and the images it was made from."""
+    return {key[len(_TIMING):]: float(value) for key, value in image.getFrameData().items()
+            if key.startswith(_TIMING)}
 
 
 # --- markers --------------------------------------------------------------------------------------

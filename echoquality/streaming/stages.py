@@ -4,6 +4,7 @@ Ports are named; values enter and leave FAST only through `codec`.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable
 
 import numpy as np
@@ -14,10 +15,11 @@ from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
-from echoquality.core.vocabulary import N_REGIONS
 from echoquality.streaming import codec
 from echoquality.streaming.bridge import FrameStreamer, Stage
 from echoquality.streaming.codec import to_fast, to_numpy
+
+log = logging.getLogger(__name__)
 
 
 class Preprocess(Stage):
@@ -141,8 +143,7 @@ class Results(Stage):
             if not codec.is_end_marker(frame):
                 self.on_result(self.result(images))
         except Exception:  # the consumer's fault must not stop the stream
-            import logging
-            logging.getLogger(__name__).exception("frame %s: result handler failed", codec.frame_tag(frame).index)
+            log.exception("frame %s: result handler failed", codec.frame_tag(frame).index)
         if self.streamer is not None:
             self.streamer.frame_done()
         self.addOutputData(0, frame)
@@ -157,10 +158,11 @@ class Results(Stage):
                 frame.image = np.zeros((0, 0), np.uint8)
             return FrameResult(frame, method=self.method, view=self.view, error=error, entered_at=tag.entered_at)
         split = images.get("split_screen")
+        spent = {name: ms for image in images.values() for name, ms in codec.timings(image).items()}
         return FrameResult(frame, labels=to_numpy(images["labels"]).copy(),
                            region_map=to_numpy(images["regions"]).astype(np.uint8),
                            lv_lumen=to_numpy(images["lv_lumen"]) > 0,
                            scores=codec.scores_from_fast(images["scores"]), method=self.method, view=self.view,
                            valid=codec.valid_from_fast(images["regions"]),
                            split_screen=None if split is None else to_numpy(split).copy(),
-                           entered_at=tag.entered_at)
+                           timings_ms=spent, entered_at=tag.entered_at)

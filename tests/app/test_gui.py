@@ -2,9 +2,6 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -14,7 +11,7 @@ import pytest
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtGui import QImage
 
-from tests.helpers import DEMO_LOOP, ROOT
+from tests.helpers import DEMO_LOOP
 from tests.onnx_models import constant_quality, intensity_segmentation
 
 from app import analysis_worker as aw
@@ -371,36 +368,3 @@ def test_unreachable_scanner_keeps_the_window_usable(qtbot, make_window):
     window.open_source(str(DEMO_LOOP))
     qtbot.waitUntil(lambda: window.frames_shown > 0, timeout=WAIT_MS)
     assert window.left_panel.message == ""
-
-
-# ---------------------------------------------------------------------------- the command line
-
-def _launch(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    return subprocess.run([sys.executable, str(ROOT / "launch.py"), *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
-
-
-def test_headless_screenshot_command(models, tmp_path):
-    out = tmp_path / "shot.png"
-    done = _launch("gui", "--source", str(DEMO_LOOP), "--segmentation", models[0], "--method", models[1],
-                   "--screenshot", str(out), "--quit-after-frames", "3")
-    assert done.returncode == 0, done.stderr
-    image = QImage(str(out))
-    assert not image.isNull() and image.width() >= 1200
-
-
-def test_headless_run_on_a_missing_file_fails_with_one_message(models, tmp_path):
-    done = _launch("gui", "--source", str(tmp_path / "nothing.mp4"), "--segmentation", models[0],
-                   "--method", models[1], "--screenshot", str(tmp_path / "x.png"), "--quit-after-frames", "3")
-    assert done.returncode == 1
-    assert "nothing.mp4" in done.stderr and "Traceback" not in done.stderr
-
-
-@pytest.mark.skipif(not (ROOT / "models" / "camus_seg_lite" / "model.onnx").is_file(),
-                    reason="the default segmentation model is not in models/")
-def test_headless_screenshot_with_the_default_models(tmp_path):
-    out = tmp_path / "shot.png"
-    done = _launch("gui", "--screenshot", str(out), "--quit-after-frames", "2")
-    assert done.returncode == 0, done.stderr
-    assert not QImage(str(out)).isNull()

@@ -24,7 +24,6 @@ from pyigtl.comm import OpenIGTLinkBase
 
 from echoquality.sources.igtl.protocol import DEFAULT_PORT
 from echoquality.core.records import Frame
-from echoquality.core.vocabulary import default_spacing
 
 log = logging.getLogger(__name__)
 
@@ -121,37 +120,13 @@ def image_message(frame: Frame, device: str, spacing: tuple[float, float], times
                                ijk_to_world_matrix=matrix, timestamp=timestamp, device_name=device)
 
 
-def _read_video(path: Path) -> tuple[list[Frame], float | None]:
-    """Frames of a video file through OpenCV (until echoquality.sources can open it)."""
-    import cv2
-
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise ValueError(f"{path}: cannot be read as a video")
-    fps = cap.get(cv2.CAP_PROP_FPS) or None
-    frames: list[Frame] = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY) if bgr.ndim == 3 else bgr
-        t = len(frames) / fps if fps else 0.0
-        frames.append(Frame(gray, len(frames), t, default_spacing(gray.shape[0]), str(path), spacing_known=False))
-    cap.release()
-    if not frames:
-        raise ValueError(f"{path}: no frames could be decoded")
-    return frames, fps
-
-
 def _load_loop(loop: str | Path) -> list[Frame]:
-    """Every frame of a replayable loop, through the app's sources when available."""
+    """Every frame of a replayable loop (any file `open_source` reads)."""
+    from echoquality.sources.playback import open_source
+
     path = Path(loop)
     if not path.exists():
         raise ValueError(f"{loop}: no such file or folder")
-    try:
-        from echoquality.sources.playback import open_source
-    except ImportError:
-        return _read_video(path)[0]
     source = open_source(str(path))
     try:
         frames = list(source)
