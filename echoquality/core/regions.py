@@ -12,7 +12,8 @@ Steps (label map values: 0 background, 1 LV, 2 MYO, 3 LA, 4 AO):
    base; its two ends are the annulus points at the mitral hinges, where MYO meets LA (A, B).
    Without an LA, the stretch of LV border touching MYO is used (the opening of the MYO).
 3. Apex (C): the endocardial point furthest, in millimetres, from the middle of the base (on a
-   flat or round top, the middle of the points within APEX_TOLERANCE_MM of the furthest).
+   flat or round top, the middle of the stretch around it within APEX_TOLERANCE, 3 %, of the
+   furthest distance).
 4. Each side (annulus → apex) is cut into three parts of equal length in millimetres: points
    D, E (left) and F, G (right). H..L are the outer MYO border points closest to C..G.
 5. The six myocardial regions are bounded by the endocardial border, the outer border and the
@@ -52,8 +53,8 @@ log = logging.getLogger(__name__)
 Point = tuple[float, float]  # (y, x) in pixels of the label map
 
 ANNULUS_RADIUS_MM = 2.0
-# Endocardial points this close (mm) to the furthest distance from the base count as the apex.
-APEX_TOLERANCE_MM = 0.25
+# Endocardial points within this fraction of the furthest distance from the base count as the top.
+APEX_TOLERANCE = 0.03
 # MYO further than this from the endocardial border is not part of any region.
 MAX_WALL_MM = 20.0
 # A region with more than this fraction of its pixels outside the sector is invalid.
@@ -333,12 +334,15 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
         wall = wall[::-1]
     wall_yx = cyx[wall].astype(np.float64)
     base_mid = (wall_yx[0] + wall_yx[-1]) / 2
-    # The furthest point; on a flat or round top (ties within APEX_TOLERANCE_MM) the middle
-    # of the stretch between the first and last of them.
+    # The furthest point; on a flat or round top, the middle of the stretch of border around it
+    # that stays within APEX_TOLERANCE of the furthest distance.
     wy_mm, wx_mm = wall_yx[:, 0] * sy, wall_yx[:, 1] * sx
     reach = np.hypot(wy_mm - base_mid[0] * sy, wx_mm - base_mid[1] * sx)
-    near_top = np.flatnonzero(reach >= reach.max() - APEX_TOLERANCE_MM)
-    apex_i = int(near_top[0] + near_top[-1]) // 2
+    top = int(np.argmax(reach))
+    below = np.flatnonzero(reach < (1.0 - APEX_TOLERANCE) * reach[top])
+    first = below[below < top].max() + 1 if np.any(below < top) else 0
+    last = below[below > top].min() - 1 if np.any(below > top) else len(reach) - 1
+    apex_i = (first + last) // 2
     annulus_left, annulus_right = tuple(wall_yx[0] + origin), tuple(wall_yx[-1] + origin)
     apex = tuple(wall_yx[apex_i] + origin)
 
