@@ -57,14 +57,23 @@ ANNULUS_RADIUS_MM = 2.0
 APEX_TOLERANCE = 0.03
 # MYO further than this from the endocardial border is not part of any region.
 MAX_WALL_MM = 20.0
+# Length (pixels per 256) of the walk towards the LA that tells base points from wall points.
+BASE_WALK_256 = 3
+# LV border with MYO alongside within this angle of the direction towards the LA is wall, not base.
+WALL_ALONG_DEG = 30.0
+# An annulus point up to this far along the border from the MYO moves onto it.
+HINGE_SLIDE_MM = 3.0
 # A region with more than this fraction of its pixels outside the sector is invalid.
 MAX_OUT_OF_SECTOR = 0.5
 # A myocardial region is invalid when MYO lies near less than this fraction of its border.
 MIN_WALL_COVERAGE = 0.5
 # Regions smaller than this many pixels per 256x256 image area are invalid (at least 4 pixels).
 MIN_REGION_PIXELS_256 = 8
-# A piece of MYO between the straight cuts keeps the Voronoi split unless one region holds this share.
-MIN_PIECE_SHARE = 0.6
+# A straight cut closer than this to the endocardial border's direction does not cross the wall.
+MAX_CUT_SLANT_DEG = 45.0
+# A piece of MYO between the straight cuts keeps the Voronoi split where taking its majority region
+# would take more than this share of another region's pixels.
+MAX_TAKEN = 0.3
 # An LV smaller than this fraction of the image gives no regions.
 MIN_LV_FRACTION = 0.001
 # Endocardial borders shorter than this many contour points give no regions.
@@ -145,7 +154,7 @@ def _first_beyond_lv(crop: np.ndarray, lv: np.ndarray, points_yx: np.ndarray, di
     hh, ww = crop.shape
     inside_crop = (ys >= 0) & (ys < hh) & (xs >= 0) & (xs < ww)
     ys, xs = np.clip(ys, 0, hh - 1), np.clip(xs, 0, ww - 1)
-    in_lv = lv[ys, xs].astype(bool) & inside_crop
+    in_lv = (lv[ys, xs] > 0) & inside_crop
     is_myo = (crop[ys, xs] == MYO) & inside_crop
     left = ~in_lv
     first = np.argmax(left, axis=1)
@@ -166,19 +175,21 @@ def _runs_touching(flags: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     return np.roll(keep[run], shift)
 
 
-def _cut_straight(voronoi: np.ndarray, endo: np.ndarray, epi: np.ndarray) -> np.ndarray:
+def _cut_straight(voronoi: np.ndarray, endo: np.ndarray, epi: np.ndarray, tangent: np.ndarray) -> np.ndarray:
     """Regions bounded by straight cuts from the endocardial points to their outer points (paper).
 
     The five cuts (D, E, C, F, G to their outer points) are drawn as 8-connected lines, a little
     longer at both ends; each 4-connected piece of the MYO between them takes the region most
-    of its pixels have in the Voronoi split. A piece holding two regions about equally (a cut
-    that does not cross the wall, in a ragged MYO) keeps the Voronoi split; so do the cut pixels.
+    of its pixels have in the Voronoi split. A piece holding much of two regions (a cut that
+    does not cross a ragged wall) keeps the Voronoi split; so do the cut pixels.
+    A cut running along the border (its outer point is further down the wall, not across it:
+    within MAX_CUT_SLANT_DEG of the border direction `tangent`) is left out.
     """
     barrier = np.zeros(voronoi.shape, np.uint8)
-    for p, q in zip(endo, epi):
+    for p, q, t in zip(endo, epi, tangent):
         d = q - p
-        n = float(np.hypot(*d))
-        if n < 1e-6:
+        n, nt = float(np.hypot(*d)), float(np.hypot(*t))
+        if n < 1e-6 or (nt > 1e-6 and abs(float(d @ t)) > n * nt * math.cos(math.radians(MAX_CUT_SLANT_DEG))):
             continue
         a, b = p - 2 * d / n, q + 2 * d / n
         cv2.line(barrier, (int(round(a[1])), int(round(a[0]))), (int(round(b[1])), int(round(b[0]))), 1, 1,
@@ -190,8 +201,11 @@ def _cut_straight(voronoi: np.ndarray, endo: np.ndarray, epi: np.ndarray) -> np.
     counts = np.bincount(pieces.ravel() * 8 + voronoi.ravel(), minlength=n_pieces * 8).reshape(n_pieces, 8)
     counts[:, 0] = 0
     majority = np.argmax(counts, axis=1).astype(np.uint8)
-    share = counts.max(axis=1) / np.maximum(counts.sum(axis=1), 1)
-    majority[share < MIN_PIECE_SHARE] = 0
+    # A piece would take from another region more than MAX_TAKEN of that region's pixels: two
+    # regions share it (a cut is missing), so it keeps the Voronoi split.
+    taken = counts / np.maximum(counts.sum(axis=0), 1)[None, :]
+    taken[np.arange(n_pieces), majority] = 0
+    majority[taken.max(axis=1) > MAX_TAKEN] = 0
     majority[0] = 0
     out = majority[pieces]
     return np.where(out > 0, out, voronoi).astype(np.uint8)
@@ -274,11 +288,12 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
 
     # 1. LV lumen border; work in a crop around the LV and its wall.
     lv_all = (labels == LV).view(np.uint8)
-    # Opening drops LV spurs up to four pixels wide at 256x256 (mask noise along the MYO) that would add
-    # length to the endocardial border and move the cuts.
+    # A closing fills pinholes, then an opening drops LV spurs up to four pixels wide at 256x256
+    # (mask noise along the MYO): both would add length to the endocardial border and move the cuts.
     spur = max(1, round(2 * max(h, w) / 256))
+    smooth = cv2.morphologyEx(lv_all, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     contour = _largest_contour(cv2.morphologyEx(
-        lv_all, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * spur + 1,) * 2)))
+        smooth, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * spur + 1,) * 2)))
     if contour is None or contour.shape[0] < MIN_WALL_POINTS or cv2.contourArea(contour) < MIN_LV_FRACTION * h * w:
         return empty_regions((h, w))
     x_min, y_min, lv_w, lv_h = cv2.boundingRect(contour)
@@ -320,11 +335,27 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
             found.append("LA" if label == LA else "AO")
     base_from = "+".join(found)
     if touch.any():
-        first = _first_beyond_lv(crop, lv, cyx, _direction(lv, atrium), max(2, round(3 * max(h, w) / 256)))
-        base = _runs_touching((first == BASE_SIDE) | (touch & (first != MYO)), touch)
+        # The LV for this walk: the traced blob and the LV pixels next to it (corners the opening
+        # rounded off), not the spurs further out.
+        lv_walk = lv | (cv2.dilate(lv, np.ones((3, 3), np.uint8)) & (crop == LV).view(np.uint8))
+        towards = _direction(lv, atrium)
+        first = _first_beyond_lv(crop, lv_walk, cyx, towards, max(1, round(BASE_WALK_256 * max(h, w) / 256)))
+        # A wall with MYO alongside that runs towards the LA (within WALL_ALONG_DEG of the walk) is
+        # not base, even where the walk leaves the LV through the valve just below.
+        k = max(1, round(2 * max(h, w) / 256))
+        tangent = (np.roll(cyx, -k, axis=0) - np.roll(cyx, k, axis=0)).astype(np.float64)
+        along = np.abs(tangent @ towards) > np.hypot(tangent[:, 0], tangent[:, 1]) * math.cos(
+            math.radians(WALL_ALONG_DEG))
+        base = _runs_touching(((first == BASE_SIDE) & ~(along & myo_near)) | (touch & (first != MYO)), touch)
     else:
         base, base_from = ~myo_near, "MYO"
     wall = _longest_false_run(base)
+    # A hinge a little short of the MYO (a gap in the mask): move it along the border to the MYO.
+    slide = max(1, round(HINGE_SLIDE_MM / math.sqrt(sy * sx)))
+    lined = np.flatnonzero(myo_near[wall])
+    if lined.size and base_from != "MYO":
+        start, stop = lined[0], lined[-1]
+        wall = wall[(start if start <= slide else 0):(stop + 1 if wall.size - 1 - stop <= slide else wall.size)]
     if wall.size < MIN_WALL_POINTS or base.all():
         log.debug("no endocardial border found (base from %s)", base_from)
         return empty_regions((h, w))
@@ -399,8 +430,11 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     landmarks = Landmarks(annulus_left=annulus_left, annulus_right=annulus_right, apex=apex,
                           endo_cuts=wall_yx[cuts] + origin, epi_points=epi, base_from=base_from)
     if np.all(np.isfinite(epi)):
-        endo = wall_yx[[cuts[0], cuts[1], apex_i, cuts[2], cuts[3]]]
-        regions = _cut_straight(regions, endo, epi[[1, 2, 0, 3, 4]] - origin)
+        at = np.array([cuts[0], cuts[1], apex_i, cuts[2], cuts[3]])
+        # Border direction at each cut point, over about 2 mm either side.
+        half = max(1, round(2.0 / math.sqrt(sy * sx)))
+        tangent = wall_yx[np.minimum(at + half, len(wall) - 1)] - wall_yx[np.maximum(at - half, 0)]
+        regions = _cut_straight(regions, wall_yx[at], epi[[1, 2, 0, 3, 4]] - origin, tangent)
 
     # 6. Annulus discs (2 mm), drawn over the basal regions; may reach beyond the crop.
     region_map = np.zeros((h, w), np.uint8)
