@@ -187,7 +187,7 @@ def montage(cases: list[Case], path: Path) -> None:
     for k, name in enumerate(REGION_NAMES):
         cv2.rectangle(legend, (x, 6), (x + 10, 16), tuple(int(v) for v in COLOURS[k + 1]), -1)
         cv2.putText(legend, name, (x + 13, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1, cv2.LINE_AA)
-        x += 13 + 8 * len(name) + 8
+        x += 13 + cv2.getTextSize(name, cv2.FONT_HERSHEY_SIMPLEX, 0.33, 1)[0][0] + 10
     path.parent.mkdir(parents=True, exist_ok=True)
     cv2.imwrite(str(path), np.vstack(rows + [legend]))
 

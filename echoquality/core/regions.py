@@ -19,9 +19,10 @@ Steps (label map values: 0 background, 1 LV, 2 MYO, 3 LA, 4 AO):
 5. The six myocardial regions are bounded by the endocardial border, the outer border and the
    straight cuts C-H, D-I, E-J, F-K, G-L, as in the paper. Computed as: every MYO pixel first
    joins the part of the endocardial border it is nearest to (a Voronoi split, OpenCV's labelled
-   distance transform); then each piece of MYO between the straight cuts takes the region most
-   of it has. Where a cut does not cross a ragged wall the Voronoi split stays, so the regions
-   are always disjoint and cover the MYO.
+   distance transform); then, near each cut, the pixels of its two regions go to the side of
+   the straight line they lie on. A cut that runs along the border instead of across the wall
+   (its closest outer point further down a ragged wall) is left to the Voronoi split, so the
+   regions are always disjoint and cover the MYO.
 6. Two annulus discs around A and B, drawn over the basal regions, with the paper's radius of
    2 mm by default (ANNULUS_RADIUS_MM; ellipses in pixels when spacing is anisotropic). The
    authors' arqee library draws 10-pixel discs at 256x256 instead (about 6 mm at the default
@@ -46,7 +47,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from echoquality.core.vocabulary import AO, LA, LV, MYO, N_REGIONS, default_spacing
+from echoquality.core.vocabulary import AO, BACKGROUND, LA, LV, MYO, N_REGIONS, default_spacing
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,8 @@ MIN_WALL_COVERAGE = 0.5
 MIN_REGION_PIXELS_256 = 8
 # A straight cut closer than this to the endocardial border's direction does not cross the wall.
 MAX_CUT_SLANT_DEG = 45.0
-# A piece of MYO between the straight cuts keeps the Voronoi split where taking its majority region
-# would take more than this share of another region's pixels.
-MAX_TAKEN = 0.3
+# A straight cut settles the regions of pixels within this many half-lengths of its middle.
+CUT_REACH = 1.3
 # An LV smaller than this fraction of the image gives no regions.
 MIN_LV_FRACTION = 0.001
 # Endocardial borders shorter than this many contour points give no regions.
@@ -131,84 +131,87 @@ def _blob(mask: np.ndarray, contour: np.ndarray) -> np.ndarray:
 
 # _first_beyond_lv results besides MYO: still inside the LV after all steps, or left it elsewhere.
 INSIDE, BASE_SIDE = 254, 255
+_WALK_RESULT = np.full(256, BASE_SIDE, np.uint8)
+_WALK_RESULT[MYO], _WALK_RESULT[INSIDE] = MYO, INSIDE
 
 
-def _direction(lv: np.ndarray, atrium: np.ndarray) -> np.ndarray:
-    """Unit vector (dy, dx) from the LV's centroid to the atrium's (image down when degenerate)."""
-    m_lv, m_at = cv2.moments(lv, binaryImage=True), cv2.moments(atrium, binaryImage=True)
-    if m_lv["m00"] == 0 or m_at["m00"] == 0:
+def _direction(lv_contour: np.ndarray, atrium_contours: list[np.ndarray]) -> np.ndarray:
+    """Unit vector (dy, dx) from the centroid of the LV outline to that of the atrium outlines
+    (polygon moments; image down when degenerate)."""
+    m_lv = cv2.moments(lv_contour[:, None, :].astype(np.int32))
+    m_at = [cv2.moments(c[:, None, :].astype(np.int32)) for c in atrium_contours]
+    area = sum(m["m00"] for m in m_at)
+    if m_lv["m00"] <= 0 or area <= 0:
         return np.array([1.0, 0.0])
-    d = np.array([m_at["m01"] / m_at["m00"] - m_lv["m01"] / m_lv["m00"],
-                  m_at["m10"] / m_at["m00"] - m_lv["m10"] / m_lv["m00"]])
+    d = np.array([sum(m["m01"] for m in m_at) / area - m_lv["m01"] / m_lv["m00"],
+                  sum(m["m10"] for m in m_at) / area - m_lv["m10"] / m_lv["m00"]])
     n = float(np.hypot(*d))
     return d / n if n > 1e-6 else np.array([1.0, 0.0])
 
 
 def _first_beyond_lv(crop: np.ndarray, lv: np.ndarray, points_yx: np.ndarray, direction: np.ndarray,
                      steps: int) -> np.ndarray:
-    """For each border point, what a walk of 1..steps pixels along direction meets first outside the LV:
-    MYO, BASE_SIDE (anything else, or the crop's edge) or INSIDE (never left the LV). uint8 (N,)."""
-    k = np.arange(1, steps + 1, dtype=np.float64)
-    ys = np.rint(points_yx[:, 0:1] + k[None, :] * direction[0]).astype(np.int64)
-    xs = np.rint(points_yx[:, 1:2] + k[None, :] * direction[1]).astype(np.int64)
+    """For each border point, what a walk of 1..steps pixels along direction meets first outside the LV
+    (lv, 0/1): MYO, BASE_SIDE (anything else, or beyond the crop) or INSIDE (never left the LV). uint8 (N,)."""
     hh, ww = crop.shape
-    inside_crop = (ys >= 0) & (ys < hh) & (xs >= 0) & (xs < ww)
-    ys, xs = np.clip(ys, 0, hh - 1), np.clip(xs, 0, ww - 1)
-    in_lv = (lv[ys, xs] > 0) & inside_crop
-    is_myo = (crop[ys, xs] == MYO) & inside_crop
-    left = ~in_lv
-    first = np.argmax(left, axis=1)
-    rows = np.arange(len(points_yx))
-    return np.where(~left.any(axis=1), INSIDE, np.where(is_myo[rows, first], MYO, BASE_SIDE)).astype(np.uint8)
+    k = np.arange(1, steps + 1, dtype=np.float64)
+    ys = np.rint(points_yx[:, 0:1] + k * direction[0]).astype(np.int64)
+    xs = np.rint(points_yx[:, 1:2] + k * direction[1]).astype(np.int64)
+    outside = (ys < 0) | (ys >= hh) | (xs < 0) | (xs >= ww)
+    flat = np.clip(ys, 0, hh - 1) * ww + np.clip(xs, 0, ww - 1)
+    met = crop.ravel()[flat]
+    met[lv.ravel()[flat] > 0] = INSIDE
+    met[outside] = BACKGROUND
+    first = met[np.arange(len(met)), np.argmax(met != INSIDE, axis=1)]
+    return _WALK_RESULT[first]
 
 
 def _runs_touching(flags: np.ndarray, seeds: np.ndarray) -> np.ndarray:
     """flags kept only on its circular runs of True that hold at least one seed."""
     if flags.all():
         return flags & seeds.any()
-    shift = int(np.argmin(flags))  # start at a False: no run wraps around
-    f, s = np.roll(flags, -shift), np.roll(seeds, -shift)
-    run = np.where(f, np.cumsum(f & ~np.concatenate(([False], f[:-1]))), 0)
+    starts = flags.copy()
+    starts[1:] &= ~flags[:-1]
+    run = np.cumsum(starts) * flags
+    if flags[0] and flags[-1]:  # the run through the end continues at the start
+        run[run == run[-1]] = 1
     keep = np.zeros(int(run.max()) + 1, bool)
-    keep[run[s & f]] = True
+    keep[run[seeds & flags]] = True
     keep[0] = False
-    return np.roll(keep[run], shift)
+    return keep[run]
 
 
-def _cut_straight(voronoi: np.ndarray, endo: np.ndarray, epi: np.ndarray, tangent: np.ndarray) -> np.ndarray:
-    """Regions bounded by straight cuts from the endocardial points to their outer points (paper).
+def _cut_straight(regions: np.ndarray, endo: np.ndarray, epi: np.ndarray, tangent: np.ndarray) -> None:
+    """Make the region borders the paper's straight cuts from the endocardial points to their outer points.
 
-    The five cuts (D, E, C, F, G to their outer points) are drawn as 8-connected lines, a little
-    longer at both ends; each 4-connected piece of the MYO between them takes the region most
-    of its pixels have in the Voronoi split. A piece holding much of two regions (a cut that
-    does not cross a ragged wall) keeps the Voronoi split; so do the cut pixels.
-    A cut running along the border (its outer point is further down the wall, not across it:
-    within MAX_CUT_SLANT_DEG of the border direction `tangent`) is left out.
+    regions holds the Voronoi split (1..6, in place). Cut i (D, E, C, F, G to their outer points,
+    between regions i + 1 and i + 2) settles, near the cut (within a square around the segment a
+    little larger than it), which of its two regions each of their pixels belongs to: the side
+    of the straight line it lies on. Elsewhere, and for cuts running along the border rather
+    than across the wall (within MAX_CUT_SLANT_DEG of the border direction `tangent`, where the
+    closest outer point is further down the wall), the Voronoi split stays.
     """
-    barrier = np.zeros(voronoi.shape, np.uint8)
-    for p, q, t in zip(endo, epi, tangent):
+    hh, ww = regions.shape
+    cos_slant = math.cos(math.radians(MAX_CUT_SLANT_DEG))
+    for i, (p, q, t) in enumerate(zip(endo, epi, tangent)):
         d = q - p
         n, nt = float(np.hypot(*d)), float(np.hypot(*t))
-        if n < 1e-6 or (nt > 1e-6 and abs(float(d @ t)) > n * nt * math.cos(math.radians(MAX_CUT_SLANT_DEG))):
+        if n < 1.0 or (nt > 1e-6 and abs(float(d @ t)) > n * nt * cos_slant):
             continue
-        a, b = p - 2 * d / n, q + 2 * d / n
-        cv2.line(barrier, (int(round(a[1])), int(round(a[0]))), (int(round(b[1])), int(round(b[0]))), 1, 1,
-                 lineType=cv2.LINE_8)
-    open_myo = ((voronoi > 0) & (barrier == 0)).view(np.uint8)
-    n_pieces, pieces = cv2.connectedComponents(open_myo, connectivity=4)
-    if n_pieces <= 1:
-        return voronoi
-    counts = np.bincount(pieces.ravel() * 8 + voronoi.ravel(), minlength=n_pieces * 8).reshape(n_pieces, 8)
-    counts[:, 0] = 0
-    majority = np.argmax(counts, axis=1).astype(np.uint8)
-    # A piece would take from another region more than MAX_TAKEN of that region's pixels: two
-    # regions share it (a cut is missing), so it keeps the Voronoi split.
-    taken = counts / np.maximum(counts.sum(axis=0), 1)[None, :]
-    taken[np.arange(n_pieces), majority] = 0
-    majority[taken.max(axis=1) > MAX_TAKEN] = 0
-    majority[0] = 0
-    out = majority[pieces]
-    return np.where(out > 0, out, voronoi).astype(np.uint8)
+        centre, radius = (p + q) / 2, CUT_REACH * n / 2 + 1
+        y0, y1 = max(0, int(centre[0] - radius)), min(hh, int(centre[0] + radius) + 2)
+        x0, x1 = max(0, int(centre[1] - radius)), min(ww, int(centre[1] + radius) + 2)
+        if y1 <= y0 or x1 <= x0:
+            continue
+        box = regions[y0:y1, x0:x1]
+        first, second = i + 1, i + 2
+        mine = (box == first) | (box == second)
+        # Which side of the line is `first`'s: the side the endocardial border behind the cut is on.
+        behind = -t if nt > 1e-6 else np.zeros(2)
+        sign_first = 1.0 if (behind[1] * d[0] - behind[0] * d[1]) >= 0 else -1.0
+        side = (np.arange(x0, x1) - p[1])[None, :] * (d[0] * sign_first) - \
+            (np.arange(y0, y1) - p[0])[:, None] * (d[1] * sign_first)
+        box[mine] = np.where(side[mine] >= 0, first, second).astype(np.uint8)
 
 
 def _longest_false_run(flags: np.ndarray) -> np.ndarray:
@@ -291,9 +294,14 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     # A closing fills pinholes, then an opening drops LV spurs up to four pixels wide at 256x256
     # (mask noise along the MYO): both would add length to the endocardial border and move the cuts.
     spur = max(1, round(2 * max(h, w) / 256))
-    smooth = cv2.morphologyEx(lv_all, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
+    bx, by, bw, bh = cv2.boundingRect(lv_all)  # all LV pixels, padded: the morphology's window
+    bx0, by0, bx1, by1 = max(0, bx - 3), max(0, by - 3), min(w, bx + bw + 3), min(h, by + bh + 3)
+    smooth = cv2.morphologyEx(lv_all[by0:by1, bx0:bx1], cv2.MORPH_CLOSE,
+                              cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     contour = _largest_contour(cv2.morphologyEx(
         smooth, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * spur + 1,) * 2)))
+    if contour is not None:
+        contour = contour + np.array([bx0, by0], dtype=contour.dtype)
     if contour is None or contour.shape[0] < MIN_WALL_POINTS or cv2.contourArea(contour) < MIN_LV_FRACTION * h * w:
         return empty_regions((h, w))
     x_min, y_min, lv_w, lv_h = cv2.boundingRect(contour)
@@ -320,7 +328,7 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
     # where the LA touches the LV only in the middle of the valve or the MYO is open there),
     # kept where connected to the contact. Without an LA: the opening of the MYO.
     touch = np.zeros(len(cyx), bool)
-    atrium = np.zeros(crop.shape, np.uint8)
+    atrium = []
     found = []
     for label in ((LA, AO) if view == "alax" else (LA,)):
         mask = (crop == label).view(np.uint8)
@@ -331,19 +339,17 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
         hit = cv2.dilate(blob, kernel)[cyx[:, 0], cyx[:, 1]].astype(bool)
         if hit.any():
             touch |= hit
-            atrium |= blob
+            atrium.append(other)
             found.append("LA" if label == LA else "AO")
     base_from = "+".join(found)
     if touch.any():
-        # The LV for this walk: the traced blob and the LV pixels next to it (corners the opening
-        # rounded off), not the spurs further out.
-        lv_walk = lv | (cv2.dilate(lv, np.ones((3, 3), np.uint8)) & (crop == LV).view(np.uint8))
-        towards = _direction(lv, atrium)
-        first = _first_beyond_lv(crop, lv_walk, cyx, towards, max(1, round(BASE_WALK_256 * max(h, w) / 256)))
+        towards = _direction(cxy, atrium)
+        first = _first_beyond_lv(crop, lv, cyx, towards, max(1, round(BASE_WALK_256 * max(h, w) / 256)))
         # A wall with MYO alongside that runs towards the LA (within WALL_ALONG_DEG of the walk) is
         # not base, even where the walk leaves the LV through the valve just below.
         k = max(1, round(2 * max(h, w) / 256))
-        tangent = (np.roll(cyx, -k, axis=0) - np.roll(cyx, k, axis=0)).astype(np.float64)
+        ring = np.arange(len(cyx))
+        tangent = (cyx[(ring + k) % len(cyx)] - cyx[ring - k]).astype(np.float64)
         along = np.abs(tangent @ towards) > np.hypot(tangent[:, 0], tangent[:, 1]) * math.cos(
             math.radians(WALL_ALONG_DEG))
         base = _runs_touching(((first == BASE_SIDE) & ~(along & myo_near)) | (touch & (first != MYO)), touch)
@@ -434,7 +440,7 @@ def divide_myocardium(labels: np.ndarray, spacing: tuple[float, float] | None = 
         # Border direction at each cut point, over about 2 mm either side.
         half = max(1, round(2.0 / math.sqrt(sy * sx)))
         tangent = wall_yx[np.minimum(at + half, len(wall) - 1)] - wall_yx[np.maximum(at - half, 0)]
-        regions = _cut_straight(regions, wall_yx[at], epi[[1, 2, 0, 3, 4]] - origin, tangent)
+        _cut_straight(regions, wall_yx[at], epi[[1, 2, 0, 3, 4]] - origin, tangent)
 
     # 6. Annulus discs (2 mm), drawn over the basal regions; may reach beyond the crop.
     region_map = np.zeros((h, w), np.uint8)
