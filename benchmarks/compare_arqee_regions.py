@@ -38,8 +38,8 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from pipelines.regions import ANNULUS_RADIUS_MM, divide_myocardium  # noqa: E402
-from pipelines.types import LA, MYO, REGION_NAMES, default_spacing  # noqa: E402
+from echoquality.core.regions import ANNULUS_RADIUS_MM, divide_myocardium  # noqa: E402
+from echoquality.core.vocabulary import LA, MYO, REGION_NAMES, default_spacing  # noqa: E402
 
 SIZE = 256
 ARQEE_RADIUS_PX = 10  # arqee's default annulus_area_radius

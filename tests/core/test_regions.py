@@ -1,7 +1,6 @@
 """Myocardium division: properties on generated hearts, degenerate masks, real CAMUS masks."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,8 +10,8 @@ from hypothesis import strategies as st
 
 from echoquality.core.regions import ANNULUS_RADIUS_MM, Landmarks, divide_myocardium
 from echoquality.core.vocabulary import AO, LA, LV, MYO, N_REGIONS, REGION_NAMES
+from tests.helpers import CAMUS
 
-CAMUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "camus_subset"
 MIRROR = np.array([0, 6, 5, 4, 3, 2, 1, 8, 7], np.uint8)  # region k <-> its left/right partner
 BASAL_LEFT, MID_LEFT, APICAL_LEFT, APICAL_RIGHT, MID_RIGHT, BASAL_RIGHT, ANNULUS_LEFT, ANNULUS_RIGHT = range(1, 9)
 

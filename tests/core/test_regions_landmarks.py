@@ -1,18 +1,15 @@
 """Where the division puts its landmarks and cuts: the paper's Appendix A on synthetic and real masks."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipelines.regions import ANNULUS_RADIUS_MM, MAX_WALL_MM, divide_myocardium
-from pipelines.types import LA, LV, MYO, default_spacing
-
-CAMUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "camus_subset"
+from echoquality.core.regions import ANNULUS_RADIUS_MM, MAX_WALL_MM, divide_myocardium
+from echoquality.core.vocabulary import LA, LV, MYO, default_spacing
+from tests.helpers import CAMUS
 BASAL_LEFT, MID_LEFT, APICAL_LEFT, APICAL_RIGHT, MID_RIGHT, BASAL_RIGHT, ANNULUS_LEFT, ANNULUS_RIGHT = range(1, 9)
 
 
