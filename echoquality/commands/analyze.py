@@ -1,4 +1,5 @@
-"""Headless analysis: run the chain over inputs and write results.csv, masks, region maps and videos.
+"""Headless analysis: run the chain over inputs and write results.csv, cycles.csv, per-input summaries
+and quality-trace pictures, masks, region maps and videos.
 
 Rows are written and flushed as frames finish, so a failure later in a source, or in another
 source, never loses results already computed.
@@ -20,6 +21,8 @@ from echoquality.core.records import FrameResult
 from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES
 from echoquality.inference.backends import ModelError
 from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
+from echoquality.outputs.cycle_plot import write_plot
+from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, write_summary
 from echoquality.outputs.masks import MapWriter
 from echoquality.outputs.results_csv import ResultsCsv, score_cell
 from echoquality.outputs.video import VideoWriter
@@ -53,6 +56,7 @@ class SourceSummary:
     score_counts: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS, int))
     error: str | None = None
     stream: str = ""  # live sources: frames received/dropped/corrupt, reconnects, latency
+    cycles: list[str] = field(default_factory=list)   # one sentence per measurement
 
     @property
     def mean_scores(self) -> np.ndarray:
@@ -122,13 +126,17 @@ class StopRequest:
 
 
 class OutputFolder:
-    """The output contract of `analyze` in one folder: results.csv, masks/, regions/, <stem>_split.mp4."""
+    """The output contract of `analyze` in one folder: results.csv, cycles.csv, <stem>_summary.json,
+    <stem>_cycles.png, masks/, regions/, <stem>_split.mp4."""
 
     def __init__(self, out_dir: Path, settings: AnalysisSettings):
         self.out_dir = out_dir
         self.settings = settings
         out_dir.mkdir(parents=True, exist_ok=True)
         self.results = ResultsCsv(out_dir / "results.csv")
+        self.cycles = CyclesCsv(out_dir / "cycles.csv")
+        self._recorder: CycleRecorder | None = None
+        self.reports: list[Path] = []
         self.masks = MapWriter(out_dir, "masks") if settings.save_masks else None
         self.regions = MapWriter(out_dir, "regions") if settings.save_regions else None
         self._video: VideoWriter | None = None
@@ -136,10 +144,13 @@ class OutputFolder:
 
     def start_source(self, spec: str, fps: float) -> None:
         self.stem = source_stem(spec)
+        self._recorder = CycleRecorder(spec, self.settings.view, fps)
         self._video = VideoWriter(self.out_dir / f"{self.stem}_split.mp4", fps) if self.settings.save_video else None
 
     def write(self, result: FrameResult) -> None:
         self.results.write(result)
+        if self._recorder is not None:
+            self._recorder.add(result)
         frame = result.frame
         if self.masks is not None and result.labels is not None:
             self.masks.write(self.stem, frame.index, result.labels, frame.image.shape[:2])
@@ -150,14 +161,27 @@ class OutputFolder:
                 self.videos.append(self._video.path)
             self._video.write(result.split_screen)
 
-    def end_source(self) -> None:
+    def end_source(self, method: str = "") -> list[str]:
+        """Close the input's video; write its cycles, summary and picture; their one-line reasons."""
         if self._video is not None:
             self._video.close()
             self._video = None
+        recorder, self._recorder = self._recorder, None
+        if recorder is None or not recorder.area:
+            return []
+        found = recorder.finish()
+        self.cycles.write(found)
+        summary_path = self.out_dir / f"{self.stem}_summary.json"
+        plot_path = self.out_dir / f"{self.stem}_cycles.png"
+        write_summary(summary_path, found, method)
+        write_plot(plot_path, found)
+        self.reports += [summary_path, plot_path]
+        return list(found.sentences().values())
 
     def close(self) -> None:
         self.end_source()
         self.results.close()
+        self.cycles.close()
 
 
 def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, method_name: str,
@@ -204,7 +228,7 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
     pipeline.run()
     summary.seconds = time.perf_counter() - start
     progress.close()
-    outputs.end_source()
+    summary.cycles = outputs.end_source(method_name)
     close = getattr(source, "close", None)
     if close:
         close()
@@ -222,12 +246,15 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path, outputs: list[t
             rate = s.frames / s.seconds if s.seconds > 0 else float("nan")
             means = ", ".join(f"{n} {score_cell(m) or '-'}" for n, m in zip(REGION_NAMES, s.mean_scores))
             print(f"{s.source}: {s.frames} frames, {rate:.1f} frames/s; mean quality: {means}")
+        for sentence in s.cycles:
+            print(f"{s.source}: {sentence}")
         if s.stream:
             print(f"{s.source}: {s.stream}")
         if s.error:
             print(f"error: {s.error}" + (f" (after {s.frames} frames; their results are kept)" if s.frames else ""),
                   file=sys.stderr)
     print(f"results: {out_dir / 'results.csv'}")
+    print(f"cycles: {out_dir / 'cycles.csv'}")
     for name, path in outputs:
         print(f"{name}: {path}")
 
@@ -257,7 +284,8 @@ def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) 
             outputs.close()
     written = [(name, out / name) for name, wanted in (("masks", settings.save_masks),
                                                        ("regions", settings.save_regions)) if wanted]
-    print_summary(summaries, out, written + [("video", video) for video in outputs.videos])
+    reports = [("summary" if p.suffix == ".json" else "quality traces", p) for p in outputs.reports]
+    print_summary(summaries, out, written + [("video", video) for video in outputs.videos] + reports)
     if stop.requested:
         print("interrupted: results of the analysed frames are kept", file=sys.stderr)
         return 130

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -50,6 +51,16 @@ def test_output_contract(tmp_path, tiny_models):
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
     assert (video.get(cv2.CAP_PROP_FRAME_WIDTH), video.get(cv2.CAP_PROP_FRAME_HEIGHT)) == (1268, 588)
     assert "12 frames" in result.stdout and "frames/s" in result.stdout and "basal_left" in result.stdout
+    # cycles: 12 frames (0.2 s) hold no cardiac cycle, and every report says so
+    assert (out / "cycles.csv").read_text().splitlines() == [
+        "source,cycle,ed_frame,es_frame,end_frame,complete,heart_rate,basal_left,mid_left,apical_left,apical_right,"
+        "mid_right,basal_right,annulus_left,annulus_right,ef_feasible,gls_feasible,mapse_feasible"]
+    summary = json.loads((out / "e95_a4c_summary.json").read_text())
+    assert summary["cycles"] == [] and summary["view"] == "a2c"
+    assert summary["measurements"]["EF"]["explanation"] == "EF: no cardiac cycle found."
+    assert summary["ejection_fraction"]["percent"] is None
+    assert cv2.imread(str(out / "e95_a4c_cycles.png")) is not None
+    assert "EF: no cardiac cycle found." in result.stdout
 
 
 def test_bad_inputs_are_reported_and_the_rest_analysed(tmp_path, tiny_models):
@@ -104,6 +115,21 @@ def test_bundled_loop_with_the_default_models(tmp_path):
     scored = [sum(r[k] != "" for k in ("basal_left", "mid_left", "apical_left", "apical_right", "mid_right",
                                        "basal_right")) for r in rows]
     assert np.mean(np.array(scored) >= 4) > 0.8
+    # Cycles: the loop holds about three beats at about 60 beats/min (ED/ES accuracy: tests/core/test_cycles.py).
+    cycles = read_rows(out / "cycles.csv")
+    complete = [c for c in cycles if c["complete"] == "1"]
+    assert len(cycles) >= 3 and len(complete) >= 2
+    assert all(50 <= float(c["heart_rate"]) <= 70 for c in complete)
+    summary = json.loads((out / "e95_a4c_summary.json").read_text())
+    for name in ("EF", "GLS", "MAPSE"):
+        assert summary["measurements"][name]["explanation"].startswith(f"{name}: ")
+        assert summary["measurements"][name]["explanation"] in result.stdout
+    ef = summary["ejection_fraction"]
+    assert ef["research_use_only"] is True
+    if summary["measurements"]["EF"]["feasible"]:
+        assert 20 < ef["percent"] < 80
+    else:
+        assert ef["percent"] is None
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, tiny_models):

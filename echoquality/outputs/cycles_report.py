@@ -1,0 +1,219 @@
+"""Cardiac cycles of one input from its per-frame results: cycles.csv rows, <stem>_summary.json and
+the quality-traces picture (`cycle_plot`), part of the `analyze` output contract.
+
+The LV area of each frame comes from its result record (the label map at network size, with the
+network-size spacing of the frame). Label maps are kept only around the ED and ES frames (found
+live by the online detector) plus the first and last RING_S, so memory stays bounded on long
+recordings; the ED/ES of the report are then found over the whole recording (`find_phases`).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from echoquality.core.cycle_quality import (
+    APPROVED_MIN_SCORE, BORDERLINE_MIN_SCORE, MEASUREMENTS, PHASE_WINDOW_S, CycleQuality, best_cycle,
+    cycle_quality, explain, region_words,
+)
+from echoquality.core.cycles import OnlineCycleDetector, fill_gaps, find_phases, cycles_from_phases, MAX_GAP_S
+from echoquality.core.ejection_fraction import ejection_fraction, volume_ml
+from echoquality.core.preprocess import network_spacing
+from echoquality.core.records import FrameResult
+from echoquality.core.vocabulary import LV, N_REGIONS, REGION_NAMES, WALLS
+
+CYCLE_COLUMNS = (("source", "cycle", "ed_frame", "es_frame", "end_frame", "complete", "heart_rate")
+                 + REGION_NAMES + tuple(f"{m.lower()}_feasible" for m in MEASUREMENTS))
+RING_S = 2.0        # label maps kept for the last (and first) this many seconds
+SLACK = 3           # ... and this many frames either side of each ED/ES found live
+RESEARCH_NOTE = ("Research use only: LV volumes and EF by the method of disks on a research segmentation "
+                 "model; not for clinical decisions.")
+
+
+def lv_area_mm2(result: FrameResult) -> float:
+    """LV area of a frame's segmentation at network size in mm² (NaN: no segmentation, or no LV)."""
+    labels = result.labels
+    if labels is None or result.error is not None:
+        return math.nan
+    sy, sx = network_spacing(result.frame.image.shape[:2], result.frame.spacing, labels.shape[0])
+    pixels = int(np.count_nonzero(labels == LV))
+    return pixels * sy * sx if pixels else math.nan
+
+
+@dataclass
+class SourceCycles:
+    """What `CycleRecorder.finish` found for one input."""
+    source: str
+    view: str
+    fps: float
+    n_frames: int
+    spacing_known: bool
+    area: np.ndarray                     # (N,) LV area per frame, mm² (NaN: missing)
+    scores: np.ndarray                   # (N, 8)
+    qualities: list[CycleQuality]
+    volumes: dict[int, float] = field(default_factory=dict)   # frame → single-plane LV volume, ml
+
+    @property
+    def best(self) -> dict[str, CycleQuality | None]:
+        return {m: best_cycle(self.qualities, m) for m in MEASUREMENTS}
+
+    def sentences(self) -> dict[str, str]:
+        return {m: explain(self.qualities, m, WALLS[self.view]) for m in MEASUREMENTS}
+
+    def ef_percent(self, q: CycleQuality) -> float:
+        return ejection_fraction(self.volumes.get(q.cycle.ed_frame, math.nan),
+                                 self.volumes.get(q.cycle.es_frame, math.nan))
+
+
+class CycleRecorder:
+    """Collects one input's per-frame results (`add`), then finds and rates its cycles (`finish`)."""
+
+    def __init__(self, source: str, view: str, fps: float):
+        self.source, self.view, self.fps = source, view, fps
+        self.area: dict[int, float] = {}
+        self.scores: dict[int, np.ndarray] = {}
+        self.times: dict[int, float] = {}
+        self.spacing_known = True
+        self.detector = OnlineCycleDetector(fps)
+        self.last_pushed = -1
+        ring = max(8, int(RING_S * fps))
+        self.ring: deque[tuple[int, np.ndarray, tuple[float, float]]] = deque(maxlen=ring)
+        self.kept: dict[int, tuple[np.ndarray, tuple[float, float]]] = {}
+        self.head_frames = ring
+
+    def add(self, result: FrameResult) -> None:
+        frame = result.frame
+        i = frame.index
+        self.area[i] = lv_area_mm2(result)
+        self.scores[i] = np.asarray(result.scores, dtype=np.float64)
+        self.times[i] = frame.time_s
+        self.spacing_known &= frame.spacing_known
+        if result.labels is not None and result.error is None:
+            spacing = network_spacing(frame.image.shape[:2], frame.spacing, result.labels.shape[0])
+            self.ring.append((i, result.labels, spacing))
+            if len(self.kept) < self.head_frames and i < self.head_frames:
+                self.kept[i] = (result.labels, spacing)
+        if i > self.last_pushed:
+            self.last_pushed = i
+            for phase in self.detector.push(i, self.area[i]):
+                self._keep_around(phase.frame)
+
+    def _keep_around(self, frame: int) -> None:
+        for i, labels, spacing in self.ring:
+            if abs(i - frame) <= SLACK:
+                self.kept[i] = (labels, spacing)
+
+    def _labels(self, frame: int) -> tuple[np.ndarray, tuple[float, float]] | None:
+        if frame in self.kept:
+            return self.kept[frame]
+        return next(((lab, sp) for i, lab, sp in self.ring if i == frame), None)
+
+    def finish(self) -> SourceCycles:
+        n = max(self.area) + 1 if self.area else 0
+        area = np.full(n, np.nan)
+        scores = np.full((n, N_REGIONS), np.nan)
+        times = np.full(n, np.nan)
+        for i, a in self.area.items():
+            area[i], scores[i], times[i] = a, self.scores[i], self.times[i]
+        qualities: list[CycleQuality] = []
+        volumes: dict[int, float] = {}
+        if n:
+            _, segments = fill_gaps(area, max(1, int(round(MAX_GAP_S * self.fps))))
+            cycles = cycles_from_phases(find_phases(area, self.fps), n, self.fps, times, segments)
+            qualities = [cycle_quality(c, scores, self.fps) for c in cycles]
+            for c in cycles:
+                for f in (c.ed_frame, c.es_frame):
+                    kept = self._labels(f)
+                    volumes[f] = volume_ml(*kept) if kept is not None else math.nan
+        return SourceCycles(self.source, self.view, self.fps, n, self.spacing_known, area, scores, qualities, volumes)
+
+
+def _num(value: float, digits: int = 3) -> float | None:
+    return round(float(value), digits) if value is not None and math.isfinite(value) else None
+
+
+def _cell(value: float, digits: int = 3) -> str:
+    return "" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+class CyclesCsv:
+    """cycles.csv: one row per cycle of every input (cycles numbered from 1 within an input)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._file = open(self.path, "w", newline="")
+        self._csv = csv.writer(self._file)
+        self._csv.writerow(CYCLE_COLUMNS)
+        self._file.flush()
+
+    def write(self, found: SourceCycles) -> None:
+        for q in found.qualities:
+            c = q.cycle
+            self._csv.writerow([found.source, c.index + 1, c.ed_frame, c.es_frame, c.end, int(c.complete),
+                                _cell(c.heart_rate_bpm, 1)] + [_cell(v) for v in q.median]
+                               + [int(q.approvals[m].feasible) for m in MEASUREMENTS])
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def summary(found: SourceCycles, method: str = "") -> dict:
+    """The content of <stem>_summary.json (see README, output contract)."""
+    names = region_words(WALLS[found.view])
+    cycles = []
+    for q in found.qualities:
+        c = q.cycle
+        cycles.append({
+            "cycle": c.index + 1, "ed_frame": c.ed_frame, "es_frame": c.es_frame, "start_frame": c.start,
+            "end_frame": c.end, "complete": c.complete, "heart_rate_bpm": _num(c.heart_rate_bpm, 1),
+            "quality_median": {r: _num(v) for r, v in zip(REGION_NAMES, q.median)},
+            "quality_by_phase": {p: {r: _num(v) for r, v in zip(REGION_NAMES, q.phase_median[p])}
+                                 for p in q.phase_median},
+            "measurements": {m: {"feasible": a.feasible, "regions": {
+                REGION_NAMES[r]: {"quality": _num(a.quality[k]), "worst_phase": a.worst_phase[k],
+                                  "status": a.status[k]} for k, r in enumerate(MEASUREMENTS[m].regions)}}
+                for m, a in q.approvals.items()},
+            "lv_volume_ed_ml": _num(found.volumes.get(c.ed_frame, math.nan), 1) if found.spacing_known else None,
+            "lv_volume_es_ml": _num(found.volumes.get(c.es_frame, math.nan), 1) if found.spacing_known else None,
+        })
+    sentences = found.sentences()
+    measurements = {}
+    for m, best in found.best.items():
+        measurements[m] = {
+            "feasible": bool(best is not None and best.approvals[m].feasible),
+            "cycles_feasible": sum(q.approvals[m].feasible for q in found.qualities),
+            "best_cycle": best.cycle.index + 1 if best else None,
+            "ed_frame": best.cycle.ed_frame if best else None,
+            "es_frame": best.cycle.es_frame if best else None,
+            "regions": {REGION_NAMES[r]: best.approvals[m].status[k] for k, r in enumerate(MEASUREMENTS[m].regions)}
+            if best else {},
+            "explanation": sentences[m],
+        }
+    best_ef = found.best["EF"]
+    ef_ok = best_ef is not None and best_ef.approvals["EF"].feasible
+    ef = {
+        "research_use_only": True, "note": RESEARCH_NOTE,
+        "method": f"single-plane method of disks ({found.view.upper()}), 20 disks",
+        "percent": _num(found.ef_percent(best_ef), 1) if ef_ok else None,
+        "cycle": best_ef.cycle.index + 1 if ef_ok else None,
+        "shown_because": sentences["EF"],
+        "volumes_in_ml": found.spacing_known,
+    }
+    return {
+        "source": found.source, "view": found.view, "method": method, "frames": found.n_frames,
+        "frame_rate": _num(found.fps, 3), "region_names": dict(zip(REGION_NAMES, names)),
+        "thresholds": {"approved_min_score": APPROVED_MIN_SCORE, "borderline_min_score": BORDERLINE_MIN_SCORE,
+                       "phase_window_s": PHASE_WINDOW_S,
+                       "phases_needed": {m: list(v.phases) for m, v in MEASUREMENTS.items()}},
+        "cycles": cycles, "measurements": measurements, "ejection_fraction": ef,
+    }
+
+
+def write_summary(path: Path, found: SourceCycles, method: str = "") -> None:
+    Path(path).write_text(json.dumps(summary(found, method), indent=2) + "\n")
