@@ -21,7 +21,7 @@ from echoquality.core.cycle_quality import (
     APPROVED_MIN_SCORE, BORDERLINE_MIN_SCORE, MEASUREMENTS, PHASE_WINDOW_S, CycleQuality, best_cycle,
     cycle_quality, explain, region_words,
 )
-from echoquality.core.cycles import OnlineCycleDetector, fill_gaps, find_phases, cycles_from_phases, MAX_GAP_S
+from echoquality.core.cycles import OnlineCycleDetector, find_cycles
 from echoquality.core.ejection_fraction import ejection_fraction, volume_ml
 from echoquality.core.preprocess import network_spacing
 from echoquality.core.records import FrameResult
@@ -123,8 +123,7 @@ class CycleRecorder:
         qualities: list[CycleQuality] = []
         volumes: dict[int, float] = {}
         if n:
-            _, segments = fill_gaps(area, max(1, int(round(MAX_GAP_S * self.fps))))
-            cycles = cycles_from_phases(find_phases(area, self.fps), n, self.fps, times, segments)
+            cycles = find_cycles(area, self.fps, times)
             qualities = [cycle_quality(c, scores, self.fps) for c in cycles]
             for c in cycles:
                 for f in (c.ed_frame, c.es_frame):
