@@ -11,6 +11,16 @@ set of operations, each confined by a soft weight map W (0..1) and given a sever
 - blur: lateral blur across the beam (line kernel perpendicular to the scan line); at most 1.5 categories.
 - noise: additive speckle-like noise; at most 1.5 categories.
 
+Where they happen in real apical views (`degrade` picks these placements):
+- wall dropout: a wall that runs along the beam (mostly the lateral and septal mid/basal walls) reflects
+  little back; its echo sinks into the noise floor (shadow operation confined to the wall, regions chosen
+  by how closely their wall follows the scan lines);
+- far-field attenuation: signal lost with depth down to a fixed noise floor (basal regions, annulus);
+- near-field clutter and reverberation at the apex: clutter in bands at multiples of a reverberation depth;
+- rib and lung shadows: wedges along scan lines from the transducer, often at the sector's edge;
+- gain and time-gain compensation (TGC) changes scale signal and noise alike: they never change a label
+  (`invariance_augment`, with a smooth gain curve over depth).
+
 A region's label is its base quality minus the severities weighted by the mean of W over the region's pixels,
 clipped to 1..5. Changes of overall gain, gamma and dynamic range (`invariance_augment`) never change labels;
 mirroring swaps left and right labels (`MIRROR_ORDER`).
@@ -31,9 +41,12 @@ from echoquality.core.vocabulary import LV, MYO, N_REGIONS
 SIZE = 256
 # Output index after a horizontal mirror: image left and right swap (canonical order of REGION_NAMES).
 MIRROR_ORDER = np.array([5, 4, 3, 2, 1, 0, 7, 6])
-OPERATIONS = ("shadow", "clutter", "contrast", "blur", "noise")
+OPERATIONS = ("shadow", "dropout", "clutter", "contrast", "blur", "noise")
+# Placements of the regional operations in `degrade` and their probabilities.
+PLACEMENTS = ("dropout", "shadow", "attenuation", "apex_clutter", "clutter", "contrast", "blur", "noise")
+PLACEMENT_P = (0.22, 0.16, 0.1, 0.12, 0.12, 0.12, 0.08, 0.08)
 SHADOW_DB_PER_CATEGORY = 8.0
-MAX_SEVERITY = {"shadow": 4.0, "clutter": 4.0, "contrast": 3.4, "blur": 1.5, "noise": 1.5}
+MAX_SEVERITY = {"shadow": 4.0, "dropout": 4.0, "clutter": 4.0, "contrast": 3.4, "blur": 1.5, "noise": 1.5}
 
 
 @dataclass
@@ -153,6 +166,57 @@ def global_field(g: FrameGeometry, rng: np.random.Generator) -> np.ndarray:
     return np.clip(field, 0, 1)
 
 
+def wall_along_beam(g: FrameGeometry) -> np.ndarray:
+    """(8,) how closely each myocardial region's wall follows the scan lines: cos^4 of the angle between the
+    region's long axis (principal axis of its pixels) and the beam through its centre; 0 for the annulus discs
+    and invalid regions (the weight for choosing wall dropout)."""
+    out = np.zeros(N_REGIONS)
+    for k in range(6):
+        ys, xs = np.nonzero(g.region_map == k + 1)
+        if not g.valid[k] or ys.size < 5:
+            continue
+        cov = np.cov(np.stack([xs, ys]).astype(np.float64))
+        axis = np.linalg.eigh(cov)[1][:, -1]                          # (x, y) long axis
+        cy, cx = int(round(ys.mean())), int(round(xs.mean()))
+        t = float(g.theta[cy, cx])
+        beam = np.array([math.sin(t), math.cos(t)])                   # (x, y), theta 0 = straight down
+        out[k] = float(abs(axis @ beam)) ** 4
+    return out
+
+
+def wall_band(g: FrameGeometry, regions: list[int], rng: np.random.Generator) -> np.ndarray:
+    """Weight map of a wall's echo: the given regions and a few pixels around them (not the whole wedge)."""
+    m = np.isin(g.region_map, np.asarray(regions) + 1)
+    dist = cv2.distanceTransform((~m).astype(np.uint8), cv2.DIST_L2, 3)
+    reach = rng.uniform(3, 10)
+    return np.clip(1 - dist / reach, 0, 1).astype(np.float32)
+
+
+def depth_ramp(g: FrameGeometry, rng: np.random.Generator) -> np.ndarray:
+    """Weight map of far-field attenuation: 0 above a random depth, rising linearly to 1 at the fan's bottom."""
+    depth = float(g.radius[g.sector].max()) if g.sector.any() else float(SIZE)
+    start = rng.uniform(0.25, 0.65) * depth
+    return np.clip((g.radius - start) / max(depth - start, 1.0), 0, 1).astype(np.float32)
+
+
+def reverberation(g: FrameGeometry, rng: np.random.Generator) -> np.ndarray:
+    """Weight map of apical reverberation: bands at multiples of a random depth, fading with depth."""
+    d = rng.uniform(12, 30)
+    reach = rng.uniform(50, 120)
+    bands = 0.5 + 0.5 * np.cos(2 * np.pi * g.radius / d) ** 2
+    return (bands * np.clip(1 - g.radius / reach, 0, 1) ** rng.uniform(0.5, 1.2)).astype(np.float32)
+
+
+def edge_wedge(g: FrameGeometry, rng: np.random.Generator) -> np.ndarray:
+    """Weight map of a lung or rib shadow at one edge of the sector, along its scan lines."""
+    inside = g.theta[g.sector]
+    lo, hi = (float(inside.min()), float(inside.max())) if inside.size else (-0.6, 0.6)
+    width = rng.uniform(0.1, 0.35) * (hi - lo)
+    soft = rng.uniform(0.02, 0.08)
+    w = _ramp((lo + width) - g.theta, soft) if rng.random() < 0.5 else _ramp(g.theta - (hi - width), soft)
+    return (w * _ramp(g.radius - rng.uniform(0, 60), 15)).astype(np.float32)
+
+
 def apply_operation(img: np.ndarray, op: str, w: np.ndarray, amount: float, g: FrameGeometry,
                     rng: np.random.Generator, beam_angle: float = 0.0) -> tuple[np.ndarray, float]:
     """(degraded float image, severity in categories) of one operation of strength amount (0..1)."""
@@ -162,6 +226,12 @@ def apply_operation(img: np.ndarray, op: str, w: np.ndarray, amount: float, g: F
         factor = 10 ** (-db * ww / 20)
         floor = rng.uniform(1, 8) * speckle_texture(rng, 1.5)
         out = img * factor + floor * ww * (1 - factor)
+        return out, db / SHADOW_DB_PER_CATEGORY
+    if op == "dropout":
+        db = 32.0 * amount
+        factor = 10 ** (-db * ww / 20)
+        floor = g.blood_level * speckle_texture(rng, 2.0)        # the wall sinks to the blood pool's echo level
+        out = np.where(img > floor, img * factor + floor * (1 - factor), img)
         return out, db / SHADOW_DB_PER_CATEGORY
     if op == "clutter":
         level = 1.15 * amount
@@ -199,42 +269,66 @@ def region_means(g: FrameGeometry, w: np.ndarray) -> np.ndarray:
 def degrade(g: FrameGeometry, rng: np.random.Generator, p_clean: float = 0.12,
             p_global: float = 0.25) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(degraded uint8 image, labels (8,) float 1..5, description) of one random degradation of a frame."""
+    img, drop, what = degrade_with_drop(g, rng, p_clean, p_global)
+    return img, np.clip(g.base_quality - drop, 1.0, 5.0).astype(np.float32), what
+
+
+def degrade_with_drop(g: FrameGeometry, rng: np.random.Generator, p_clean: float = 0.12,
+                      p_global: float = 0.25) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(degraded uint8 image, quality lost by each region (8,) in categories, description)."""
     img = g.image.astype(np.float32)
     drop = np.zeros(N_REGIONS)
     what: list[str] = []
     valid_idx = np.flatnonzero(g.valid)
     if rng.random() >= p_clean:
         n_ops = int(rng.choice([1, 1, 2, 2, 3]))
+        along = wall_along_beam(g)
         for _ in range(n_ops):
             region = int(rng.choice(valid_idx))
-            op = str(rng.choice(OPERATIONS, p=[0.3, 0.25, 0.2, 0.12, 0.13]))
-            if op == "shadow":
-                w = wedge(g, region, rng, from_transducer=rng.random() < 0.5)
-            elif op == "clutter" and rng.random() < 0.4:
-                w = near_field(g, rng)
+            place = str(rng.choice(PLACEMENTS, p=PLACEMENT_P))
+            op = {"attenuation": "shadow", "apex_clutter": "clutter"}.get(place, place)
+            if place == "dropout" and along.sum() > 0:
+                region = int(rng.choice(N_REGIONS, p=along / along.sum()))
+                side = [0, 1, 2] if region < 3 else [3, 4, 5]
+                near = [k for k in side if abs(k - region) <= 1 and g.valid[k] and rng.random() < 0.4]
+                w = wall_band(g, sorted({region, *near}), rng)
+            elif place == "dropout":
+                w = wall_band(g, [region], rng)
+            elif place == "shadow":
+                w = edge_wedge(g, rng) if rng.random() < 0.35 else wedge(g, region, rng, rng.random() < 0.5)
+            elif place == "attenuation":
+                w = depth_ramp(g, rng)
+            elif place == "apex_clutter":
+                w = reverberation(g, rng) if rng.random() < 0.5 else near_field(g, rng)
             else:
                 w = blob(g, region, rng)
-            angle = float(np.nanmean(g.region_theta[region]))
+            angle = float(np.nanmean(g.region_theta[region])) if np.isfinite(g.region_theta[region]).all() else 0.0
             img, severity = apply_operation(img, op, w, rng.uniform(0.1, 1.0) ** 0.8, g, rng, angle)
             drop += severity * region_means(g, w)
-            what.append(f"{op}@{region}")
+            what.append(f"{place}@{region}")
         if rng.random() < p_global:
             op = str(rng.choice(("clutter", "contrast", "noise", "blur")))
             w = global_field(g, rng)
             img, severity = apply_operation(img, op, w, rng.uniform(0.05, 0.6), g, rng, 0.0)
             drop += severity * region_means(g, w)
             what.append(f"{op}@all")
-    labels = np.clip(g.base_quality - drop, 1.0, 5.0)
-    return np.clip(img, 0, 255).astype(np.uint8), labels.astype(np.float32), what
+    return np.clip(img, 0, 255).astype(np.uint8), drop.astype(np.float32), what
 
 
-def invariance_augment(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Overall gain (x0.75..1.3), gamma (0.7..1.4) and dynamic-range changes: quality labels stay the same."""
+def invariance_augment(image: np.ndarray, rng: np.random.Generator, radius: np.ndarray | None = None) -> np.ndarray:
+    """Overall gain (x0.75..1.3), time-gain compensation (a smooth gain curve over depth, +-4 dB, when the
+    radius map is given), gamma (0.7..1.4) and dynamic-range changes: signal and noise alike, so quality
+    labels stay the same."""
     x = image.astype(np.float32) / 255.0
+    if radius is not None and rng.random() < 0.6:
+        knots = rng.uniform(-4, 4, 4)
+        depth = np.linspace(0, float(radius.max()) + 1, 4)
+        x = x * (10 ** (np.interp(radius, depth, knots) / 20)).astype(np.float32)
     if rng.random() < 0.5:
-        x = x ** rng.uniform(0.7, 1.4)
+        x = np.clip(x, 0, 1) ** rng.uniform(0.7, 1.4)
     if rng.random() < 0.3:
         k = rng.uniform(1, 8)                           # log compression (dynamic range)
+        x = np.clip(x, 0, 1)
         x = np.log1p(k * x) / math.log1p(k) if rng.random() < 0.5 else np.expm1(x * math.log1p(k)) / k
     if rng.random() < 0.8:
         x = x * rng.uniform(0.75, 1.3)
