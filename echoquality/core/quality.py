@@ -18,16 +18,24 @@ PIXEL_METRIC_METHODS = ("gcnr", "cnr", "cr", "intensity", "pmax")
 class QualityModel(Protocol):
     name: str
 
-    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+    def predict(self, batch: np.ndarray, region_maps: np.ndarray | None = None) -> np.ndarray: ...
 
 
 QualityMethod = Callable[[np.ndarray, "Regions"], np.ndarray]  # (image256, regions) -> (8,) scores
 
 
 def model_method(model: QualityModel) -> QualityMethod:
-    """A method scoring with an end-to-end quality model (input: the network-size image)."""
+    """A method scoring with an end-to-end quality model (input: the network-size image, and the region map
+    for a model that scores each region where it lies: `uses_regions`)."""
+    uses_regions = bool(getattr(model, "uses_regions", False))
+
     def score(image: np.ndarray, regions) -> np.ndarray:
-        scores = np.asarray(model.predict(image[None, None].astype(np.float32))[0], np.float64)
+        batch = image[None, None].astype(np.float32)
+        if uses_regions:
+            maps = regions.region_map[None, None].astype(np.float32)
+            scores = np.asarray(model.predict(batch, maps)[0], np.float64)
+        else:
+            scores = np.asarray(model.predict(batch)[0], np.float64)
         if scores.shape != (N_REGIONS,):
             raise ValueError(f"quality model {model.name} returned shape {scores.shape}, expected ({N_REGIONS},)")
         return np.where(regions.valid, np.clip(scores, 1.0, 5.0), np.nan)

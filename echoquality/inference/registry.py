@@ -7,6 +7,8 @@ output shapes are checked when it is loaded, with a message saying what was expe
 Contract (the paper's published models and ours): input (N, 1, 256, 256) float32 with raw 0-255 gray values;
 segmentation output (N, C, 256, 256) scores, argmax 0 background, 1 LV, 2 MYO, 3 LA (4 AO for long-axis views);
 quality output (N, 8) scores on the 1-5 scale in the canonical region order (vocabulary.REGION_NAMES).
+A quality model may instead take (N, 2, 256, 256): channel 0 the frame, channel 1 its region map (0 none,
+1..8 in the canonical order), so that each region is scored from the image where it lies.
 """
 from __future__ import annotations
 
@@ -77,12 +79,17 @@ def _show(shape: tuple) -> str:
     return "(" + ", ".join("N" if d is None else str(d) for d in shape) + ")"
 
 
-def check_input(session: Session, what: str) -> None:
-    """Raise ModelError unless the model takes one (N, 1, 256, 256) input."""
-    expected = (None, 1, INPUT_SIZE, INPUT_SIZE)
-    if not _fits(tuple(session.input_shape), expected):
-        raise ModelError(f"{session.path}: {what} input has shape {tuple(session.input_shape)}, expected "
-                         f"{_show(expected)} float32 gray frames with raw 0-255 values")
+def check_input(session: Session, what: str, channels: tuple[int, ...] = (1,)) -> int:
+    """The number of input channels; ModelError unless the model takes one (N, C, 256, 256) input with C in
+    `channels`."""
+    shape = tuple(session.input_shape)
+    for c in channels:
+        if _fits(shape, (None, c, INPUT_SIZE, INPUT_SIZE)):
+            return c
+    expected = " or ".join(_show((None, c, INPUT_SIZE, INPUT_SIZE)) for c in channels)
+    extra = " (2 channels: frame and region map)" if 2 in channels else ""
+    raise ModelError(f"{session.path}: {what} input has shape {shape}, expected {expected} float32 gray frames "
+                     f"with raw 0-255 values{extra}")
 
 
 def _fixed_batch(session: Session) -> int | None:
@@ -103,11 +110,11 @@ def _run(session: Session, batch: np.ndarray) -> np.ndarray:
     return np.concatenate([session.run(batch[i:i + 1])[0] for i in range(len(batch))])
 
 
-def check_batch(batch: np.ndarray, model_name: str) -> np.ndarray:
-    """The batch as float32 (N, 1, 256, 256); ModelError naming the problem otherwise."""
+def check_batch(batch: np.ndarray, model_name: str, channels: int = 1) -> np.ndarray:
+    """The batch as float32 (N, channels, 256, 256); ModelError naming the problem otherwise."""
     batch = np.asarray(batch)
-    if batch.ndim != 4 or batch.shape[1:] != (1, INPUT_SIZE, INPUT_SIZE):
-        raise ModelError(f"{model_name}: input batch has shape {batch.shape}, expected (N, 1, {INPUT_SIZE}, "
+    if batch.ndim != 4 or batch.shape[1:] != (channels, INPUT_SIZE, INPUT_SIZE):
+        raise ModelError(f"{model_name}: input batch has shape {batch.shape}, expected (N, {channels}, {INPUT_SIZE}, "
                          f"{INPUT_SIZE}) gray frames resized to the network size")
     return np.ascontiguousarray(batch, dtype=np.float32)
 
@@ -157,7 +164,9 @@ def read_bias_correction(path: Path) -> np.ndarray:
 
 
 class QualityModel:
-    """A regional quality network: frames (N,1,256,256) raw 0-255 -> scores (N,8) on the 1-5 scale."""
+    """A regional quality network: frames (N,1,256,256) raw 0-255 -> scores (N,8) on the 1-5 scale.
+
+    `uses_regions`: the network also takes the region map (input (N,2,256,256)); `predict` then needs it."""
 
     def __init__(self, session: Session, name: str, folder: Path, bias_correction: np.ndarray | None):
         self.session = session
@@ -165,20 +174,29 @@ class QualityModel:
         self.folder = folder
         self.backend = session.backend
         self.bias_correction = bias_correction
-        check_input(session, "quality model")
-        found = tuple(_run(session, np.zeros((1, 1, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
+        self.channels = check_input(session, "quality model", (1, 2))
+        self.uses_regions = self.channels == 2
+        found = tuple(_run(session, np.zeros((1, self.channels, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
         declared = tuple(session.output_shapes[0]) if session.output_shapes else ()
         if not (_fits(declared, (None, N_REGIONS)) and found == (1, N_REGIONS)):
             raise ModelError(f"{session.path}: quality output has shape {found} (declared {declared}), expected "
                              f"(N, {N_REGIONS}) scores on the 1-5 scale, one per region")
 
-    def raw_scores(self, batch: np.ndarray) -> np.ndarray:
-        """The network's own (N, 8) output, before bias correction."""
-        return _run(self.session, check_batch(batch, self.name)).astype(np.float32)
+    def raw_scores(self, batch: np.ndarray, region_maps: np.ndarray | None = None) -> np.ndarray:
+        """The network's own (N, 8) output, before bias correction. region_maps (N, 1, 256, 256) or (N, 256,
+        256), 0 none and 1..8: required by a model that uses regions, ignored by one that does not."""
+        if self.uses_regions:
+            if region_maps is None:
+                raise ModelError(f"{self.name}: this quality model scores each region where it lies and needs the "
+                                 "region map with the frames")
+            frames = check_batch(batch, self.name)
+            maps = np.asarray(region_maps, np.float32).reshape(frames.shape)
+            batch = np.concatenate([frames, maps], axis=1)
+        return _run(self.session, check_batch(batch, self.name, self.channels)).astype(np.float32)
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def predict(self, batch: np.ndarray, region_maps: np.ndarray | None = None) -> np.ndarray:
         """(N, 8) regional scores, bias-corrected as (raw - intercept) / slope when the folder has a correction."""
-        raw = self.raw_scores(batch)
+        raw = self.raw_scores(batch, region_maps)
         if self.bias_correction is None:
             return raw
         slope, intercept = self.bias_correction
