@@ -65,6 +65,7 @@ class FrameGeometry:
     blood_level: float         # median grey level of the LV lumen
     base_quality: np.ndarray   # (8,) estimated quality of the clean frame (1..5)
     gcnr: np.ndarray           # (8,) gCNR of each region against the LV lumen on the clean frame (proxy)
+    metrics: dict | None = None  # the pixel metrics of the clean frame (pipelines.pixel_metrics.regional_metrics)
 
 
 def transducer_position(sector: np.ndarray) -> tuple[float, float]:
@@ -88,12 +89,14 @@ def transducer_position(sector: np.ndarray) -> tuple[float, float]:
 
 
 def prepare_frame(name: str, image: np.ndarray, labels: np.ndarray, view: str = "a4c",
-                  base_quality: np.ndarray | None = None) -> FrameGeometry | None:
-    """FrameGeometry of a clean frame and its label map (any size; resized to 256); None without regions."""
+                  base_quality: np.ndarray | None = None, sector: np.ndarray | None = None,
+                  spacing: tuple[float, float] | None = None) -> FrameGeometry | None:
+    """FrameGeometry of a clean frame and its label map (any size; resized to 256); None without regions.
+    `sector` and `spacing` (mm per pixel at 256) as the app's framing gives them (None: found / assumed)."""
     img = cv2.resize(image, (SIZE, SIZE), interpolation=cv2.INTER_AREA) if image.shape != (SIZE, SIZE) else image
     lab = cv2.resize(labels, (SIZE, SIZE), interpolation=cv2.INTER_NEAREST) if labels.shape != (SIZE, SIZE) else labels
-    sector = sector_mask(img)
-    regions: Regions = divide_myocardium(lab, None, sector, view)
+    sector = sector_mask(img) if sector is None else sector.astype(bool)
+    regions: Regions = divide_myocardium(lab, spacing, sector, view)
     if not regions.valid.any():
         return None
     ay, ax = transducer_position(sector)
@@ -110,9 +113,9 @@ def prepare_frame(name: str, image: np.ndarray, labels: np.ndarray, view: str = 
     tissue = float(np.median(img[myo])) if myo.any() else 100.0
     blood = float(np.median(img[lumen])) if lumen.any() else 10.0
     q = np.full(N_REGIONS, 4.0) if base_quality is None else np.asarray(base_quality, np.float64)
-    gcnr = regional_metrics(img, regions, sector)["gcnr"]
+    metrics = regional_metrics(img, regions, sector)
     return FrameGeometry(name, img, regions.region_map, regions.valid.copy(), sector, theta, radius, rt, rr,
-                         max(tissue, blood + 5.0), blood, q, gcnr)
+                         max(tissue, blood + 5.0), blood, q, metrics["gcnr"], metrics)
 
 
 def _ramp(x: np.ndarray, soft: float) -> np.ndarray:
