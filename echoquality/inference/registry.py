@@ -176,6 +176,7 @@ class QualityModel:
         self.bias_correction = bias_correction
         self.channels = check_input(session, "quality model", (1, 2))
         self.uses_regions = self.channels == 2
+        self.framing = model_framing(Path(session.path))
         found = tuple(_run(session, np.zeros((1, self.channels, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
         declared = tuple(session.output_shapes[0]) if session.output_shapes else ()
         if not (_fits(declared, (None, N_REGIONS)) and found == (1, N_REGIONS)):

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from echoquality.core.framing import network_view
-from pipelines.types import default_spacing
+from echoquality.core.vocabulary import default_spacing
 
 from .degrade import FrameGeometry, prepare_frame
 from .labels import read_labels

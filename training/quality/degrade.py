@@ -65,7 +65,7 @@ class FrameGeometry:
     blood_level: float         # median grey level of the LV lumen
     base_quality: np.ndarray   # (8,) estimated quality of the clean frame (1..5)
     gcnr: np.ndarray           # (8,) gCNR of each region against the LV lumen on the clean frame (proxy)
-    metrics: dict | None = None  # the pixel metrics of the clean frame (pipelines.pixel_metrics.regional_metrics)
+    metrics: dict | None = None  # the pixel metrics of the clean frame (echoquality.core.pixel_metrics.regional_metrics)
 
 
 def transducer_position(sector: np.ndarray) -> tuple[float, float]:

@@ -1,177 +1,204 @@
-"""Train the end-to-end regional quality network on generated degradations and export it to models/<name>/.
+"""Retrain the regional quality network from scratch (seeded), with patient-grouped cross-validation against
+the CAMUS experts' image-quality labels, and write the model folder.
 
-    .venv/bin/python -m training.quality.train --data ../shared/data/camus_subset --out models/NAME
+    .venv/bin/python -m training.quality.train --data ../shared/data/camus_subset --out models/regional_quality_rp
 
-Seeded (same command, same machine: same model). Patients are split 70/15/15 into train / validation
-(checkpoint choice and the linear bias correction) / test (the report). Writes model.onnx,
-slope_intercept_bias_correction.npy, training.json and report.json to --out; README.md is the card.
+1. k-fold cross-validation by patient (stratified by label): a network is fitted on k-1 folds and scores the
+   held-out fold; every reported number is out-of-fold (global score vs label: rho, mean per label,
+   confusion; within-frame checks on synthetically degraded held-out frames). `--cv-steps` may be fewer
+   than `--steps` to save time (the card says which).
+2. The shipped network is fitted on all patients with `--steps`, exported to ONNX (mirror averaging inside
+   the graph) and checked against PyTorch.
+3. model.onnx, training.json, report.json and the card README.md are written to --out.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
-import math
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
 
-from .dataset import DatasetError, load_frames, split_by_patient
-from .degrade import FrameGeometry, cell_targets, degrade, geometric_augment, invariance_augment
-from .evaluate import agreement, degraded_set, fit_bias_correction, predict_all, report
-from .export import export_onnx
-from .model import MirrorAveraged, build_model, build_regional_model, count_parameters
+from .dataset import DatasetError, load_labelled, patient_of
+from .fit import FitConfig, fit, predict
+from .labels import LabelError, patient_folds
+from .real_labels import agreement_with_labels, format_agreement, global_scores
+from .within_frame import within_frame_check
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "loops"
+DEFAULT_LOOPS = (SHARED / "e95_a4c.mp4", SHARED / "echotk_a4c.nii.gz")
 
 log = logging.getLogger("train")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", required=True, help="CAMUS-style folder: images/ + masks/ (PNG)")
+    p.add_argument("--data", required=True, help="CAMUS-style folder: images/, masks/ (PNG), image_quality.csv")
     p.add_argument("--out", required=True, help="model folder to write")
-    p.add_argument("--seed", type=int, default=0, help="seeds the patient split, the weights and the data stream")
-    p.add_argument("--stream-seed", type=int, default=-1, help="seed of the degradation stream (default: --seed); "
-                   "give another one when continuing a run with --init")
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--arch", choices=("regional", "plain"), default="regional",
-                   help="regional: MobileNetV2 + region-attention pooling of a quality map (auxiliary region "
-                   "targets); plain: MobileNetV2 + global pooling + linear (the paper's head)")
-    p.add_argument("--mirror-tta", action="store_true",
-                   help="export the mean of the frame's and its mirror image's scores (one graph, 2 passes)")
-    p.add_argument("--aux-weight", type=float, default=1.0, help="weight of the auxiliary region losses")
-    p.add_argument("--width", type=float, default=0.5, help="MobileNetV2 width multiplier")
-    p.add_argument("--pre-pool", type=int, default=2, help="area-average the 256x256 input by this factor first")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest beside other jobs)")
-    p.add_argument("--eval-every", type=int, default=250)
-    p.add_argument("--max-minutes", type=float, default=0, help="stop early after this wall time (0: no limit)")
-    p.add_argument("--init", default="", help="PyTorch weights to start from (fine-tuning)")
-    p.add_argument("--checkpoint", default="", help="where to keep PyTorch weights (default: OUT/../NAME.pt "
-                   "under training/runs)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the folds, the weights and the data stream")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds by patient (0: none)")
+    p.add_argument("--steps", type=int, default=800, help="training steps of the shipped network")
+    p.add_argument("--cv-steps", type=int, default=300, help="training steps per fold (0: --steps)")
+    p.add_argument("--batch", type=int, default=8, help="frames per step (each shown intact and degraded)")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--limit", type=int, default=0, help="use only the first N frames (quick checks)")
+    p.add_argument("--cv-only", action="store_true", help="stop after the cross-validation (writes report.json)")
+    p.add_argument("--no-mirror", action="store_true", help="export without mirror averaging")
+    p.add_argument("--compare", action="append", default=[],
+                   help="another quality model (name or folder) to score on the same frames for the card's table")
+    p.add_argument("--loop", action="append", default=None,
+                   help="real loops to score for the card (default: the E95 and echotk loops when present)")
+    p.add_argument("--no-loops", action="store_true", help="skip the loop checks, the montage and the speed")
     return p.parse_args(argv)
 
 
-def make_batch(frames: list[FrameGeometry], size: int, rng: np.random.Generator):
-    """Random augmented degradations as tensors: images (B,1,256,256) float32 raw 0-255, labels (B,8),
-    valid (B,8), and the auxiliary 8x8 targets: region shares (B,8,8,8), cell quality (B,8,8), weights (B,8,8)."""
-    images, labels, valid, shares, quality, weight = [], [], [], [], [], []
-    for i in rng.integers(0, len(frames), size):
-        g = frames[int(i)]
-        img, lab, _ = degrade(g, rng)
-        img = invariance_augment(img, rng)
-        img, lab, val, region_map = geometric_augment(img, lab, g.valid, rng, region_map=g.region_map)
-        share, q, w = cell_targets(region_map, lab, val)
-        val = val & (share.sum(axis=(1, 2)) > 0)
-        for out, item in zip((images, labels, valid, shares, quality, weight), (img, lab, val, share, q, w)):
-            out.append(item)
-    t = [torch.from_numpy(np.stack(x)) for x in (images, labels, valid, shares, quality, weight)]
-    return (t[0][:, None].float(), *t[1:])
+def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(out-of-fold regional scores (N, 8), fold of each frame, within-frame check pooled over folds)."""
+    patients = [patient_of(g.name) for g in frames]
+    folds = patient_folds(patients, args.folds, args.seed, strata=labels)
+    scores = np.full((len(frames), 8), np.nan)
+    checks = []
+    for k in range(args.folds):
+        train = np.flatnonzero(folds != k)
+        held = np.flatnonzero(folds == k)
+        log.info("fold %d/%d: %d training frames, %d held out", k + 1, args.folds, len(train), len(held))
+        model = fit([frames[i] for i in train], [labels[i] for i in train],
+                    FitConfig(**{**asdict(cfg), "seed": cfg.seed + 1 + k}))
+        held_frames = [frames[i] for i in held]
+        raw = predict(model, np.stack([g.image for g in held_frames]), np.stack([g.region_map for g in held_frames]))
+        scores[held] = np.where(np.stack([g.valid for g in held_frames]), raw, np.nan)
+        checks.append(within_frame_check(lambda im, rm: predict(model, im, rm), held_frames, seed=100 + k))
+        log.info("fold %d: %s", k + 1, format_agreement("held out", agreement_with_labels(
+            global_scores(scores[held]), [labels[i] for i in held])))
+    return scores, folds, pool_checks(checks)
 
 
-def loss_terms(model: torch.nn.Module, batch, aux_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(total loss, main MSE) of a batch; the regional model adds its auxiliary map losses."""
-    x, y, v, share, cell_q, cell_w = batch
-    x = x.contiguous(memory_format=torch.channels_last)
-    v = v.float()
-    if hasattr(model, "maps"):
-        q_map, attention = model.maps(x)
-        logits = attention.flatten(2)
-        pred = (torch.softmax(logits, dim=2) * q_map.flatten(2)).sum(dim=2)
-        mse = ((pred - y) ** 2 * v).sum() / v.sum().clamp(min=1)
-        region_ce = -(share.flatten(2) * torch.log_softmax(logits, dim=2)).sum(dim=2)
-        region_ce = (region_ce * v).sum() / v.sum().clamp(min=1)
-        q_loss = ((q_map[:, 0] - cell_q) ** 2 * cell_w).sum() / cell_w.sum().clamp(min=1e-3)
-        return mse + aux_weight * (q_loss + 0.3 * region_ce), mse
-    pred = model(x)
-    mse = ((pred - y) ** 2 * v).sum() / v.sum().clamp(min=1)
-    return mse, mse
+def pool_checks(checks: list[dict]) -> dict:
+    """Within-frame checks of the folds pooled (weighted by their number of cases)."""
+    n = sum(c["n"] for c in checks)
+    return {"n": n, **{k: round(sum(c[k] * c["n"] for c in checks) / max(n, 1), 3)
+                       for k in checks[0] if k != "n"}}
 
 
-def torch_predictor(model: torch.nn.Module):
-    def predict(batch: np.ndarray) -> np.ndarray:
-        with torch.no_grad():
-            return model(torch.from_numpy(batch)).numpy()
-    return predict
+def compare_methods(frames, labels, args, report) -> dict:
+    """Table-4 rows of the other methods on the same frames: the pixel metrics with their maps fitted on the
+    expert labels out of fold (same folds), and any --compare model (label-blind: all frames count)."""
+    from echoquality.core.pixel_metrics import METRICS
+    from training.fit_metric_maps import fit_to_labels, global_of
+    from .labels import LABEL_TARGET
+    patients = [patient_of(g.name) for g in frames]
+    k = max(args.folds, 2)
+    folds = patient_folds(patients, k, args.seed, strata=labels)
+    targets = np.array([LABEL_TARGET[x] for x in labels])
+    values = {m: [g.metrics[m] for g in frames] for m in METRICS}
+    out = {}
+    for m in METRICS:
+        v = np.array(values[m])
+        oof = np.full(len(frames), np.nan)
+        for f in range(k):
+            slope, intercept = fit_to_labels(v[folds != f], targets[folds != f])
+            oof[folds == f] = global_of(v[folds == f], slope, intercept)
+        out[m] = (agreement_with_labels(oof, labels), f"linear map fitted on the labels, out of fold ({k} folds)")
+    for name in args.compare:
+        from echoquality.inference.registry import load_quality_model
+        model = load_quality_model(name, "onnxruntime-cpu")
+        batch = np.stack([g.image for g in frames])[:, None].astype(np.float32)
+        maps = np.stack([g.region_map for g in frames])[:, None].astype(np.float32)
+        scores = np.concatenate([model.predict(batch[i:i + 16], maps[i:i + 16] if model.uses_regions else None)
+                                 for i in range(0, len(batch), 16)])
+        scores = np.where(np.stack([g.valid for g in frames]), np.clip(scores, 1, 5), np.nan)
+        out[model.name] = (agreement_with_labels(global_scores(scores), labels),
+                           "never saw the labels (trained on synthetic degradations)")
+    return out
+
+
+def loop_checks(out: Path, args) -> dict:
+    """Scores of the new model on real loops through the app's steps, and a montage in docs/."""
+    from .loop_check import read_loop, score_loop, summary, tile
+    from echoquality.inference.registry import load_quality_model, load_segmentation_model
+    from echoquality.core.quality import model_method
+    loops = [Path(p) for p in (args.loop or DEFAULT_LOOPS) if Path(p).exists()]
+    if not loops:
+        return {"loops": {}}
+    method = model_method(load_quality_model(out, "onnxruntime-cpu"))
+    segmentation = load_segmentation_model()
+    result, rows = {}, []
+    for loop in loops:
+        images, maps, scores = score_loop(read_loop(loop), method, segmentation)
+        result[loop.name] = summary(scores)
+        picks = np.linspace(0, len(images) - 1, 4).round().astype(int)
+        rows.append(np.concatenate([tile(images[i], maps[i], scores[i], f"{loop.name} #{i}") for i in picks], axis=1))
+    import cv2
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    cv2.imwrite(str(docs / "quality_loops.png"), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    return {"loops": result}
+
+
+def measure_speed(out: Path, frames: int = 200) -> dict:
+    """Median and p95 ms per frame of the exported model on onnxruntime (E95 frames and regions)."""
+    from benchmarks.bench_quality_model import time_model
+    return time_model(out, frames)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed if args.stream_seed < 0 else args.stream_seed)
-    out = Path(args.out)
-    checkpoint = Path(args.checkpoint or Path("training/runs") / f"{out.name}.pt")
-    checkpoint.parent.mkdir(parents=True, exist_ok=True)
-
+    start = time.time()
     try:
-        frames = load_frames(args.data)
-    except DatasetError as error:
+        frames, labels = load_labelled(args.data, args.limit)
+    except (DatasetError, LabelError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    train, val, test = split_by_patient(frames, (0.15, 0.15), args.seed)
-    log.info("frames: %d train, %d validation, %d test (by patient)", len(train), len(val), len(test))
-    val_images, val_labels, val_valid = degraded_set(val, 8, args.seed + 1)
-
-    model = (build_regional_model(args.width, args.pre_pool) if args.arch == "regional"
-             else build_model(args.width, pre_pool=args.pre_pool))
-    if args.init:
-        missing, _ = model.load_state_dict(torch.load(args.init), strict=False)
-        log.info("initialised from %s (%d tensors new)", args.init, len(missing))
-    model = model.to(memory_format=torch.channels_last)   # faster depthwise convolutions on CPU
-    log.info("MobileNetV2 width %.2f, %d parameters", args.width, count_parameters(model))
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / 50) * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * s / max(args.steps, 1)))))
-    best, history, start = math.inf, [], time.time()
-    for step in range(1, args.steps + 1):
-        model.train()
-        loss, mse = loss_terms(model, make_batch(train, args.batch, rng), args.aux_weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        sched.step()
-        over = args.max_minutes and (time.time() - start) / 60 > args.max_minutes
-        if step % args.eval_every == 0 or step == args.steps or over:
-            model.eval()
-            scores = agreement(predict_all(torch_predictor(model), val_images), val_labels, val_valid)
-            history.append({"step": step, "loss": float(loss.detach()), **{k: scores[k] for k in ("mse", "spearman", "accuracy")}})
-            log.info("step %d loss %.3f (mse %.3f) | validation mse %.3f rho %.3f acc %.3f | %.1f min", step, float(loss), float(mse),
-                     scores["mse"], scores["spearman"], scores["accuracy"], (time.time() - start) / 60)
-            if scores["mse"] < best:
-                best = scores["mse"]
-                torch.save(model.state_dict(), checkpoint)
-        if over:
-            log.info("stopping: --max-minutes reached")
-            break
-
-    if args.steps > 0:   # --steps 0: only package the --init weights
-        model.load_state_dict(torch.load(checkpoint))
-    model = model.to(memory_format=torch.contiguous_format).eval()
-    if args.mirror_tta:
-        model = MirrorAveraged(model).eval()
-    raw_val = predict_all(torch_predictor(model), val_images)
-    correction = fit_bias_correction(raw_val, val_labels, val_valid)
+    log.info("%d frames with expert labels (%s)", len(frames),
+             ", ".join(f"{x} {labels.count(x)}" for x in ("Good", "Medium", "Poor")))
+    cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
+    report: dict = {"data": str(args.data), "frames": len(frames)}
+    if args.folds > 1:
+        cv_cfg = FitConfig(**{**asdict(cfg), "steps": args.cv_steps or args.steps})
+        scores, folds, checks = cross_validate(frames, labels, args, cv_cfg)
+        oof = agreement_with_labels(global_scores(scores), labels)
+        log.info("%s", format_agreement("out of fold", oof))
+        log.info("within-frame (held-out frames, synthetic): %s", json.dumps(checks))
+        report["cross_validation"] = {"folds": args.folds, "steps_per_fold": cv_cfg.steps, "global_vs_labels": oof,
+                                      "within_frame": checks,
+                                      "frames": [{"name": g.name, "label": y, "fold": int(f),
+                                                  "scores": [None if not np.isfinite(v) else round(float(v), 3)
+                                                             for v in s]}
+                                                 for g, y, f, s in zip(frames, labels, folds, scores)]}
+    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    export_onnx(model, out / "model.onnx")
-    np.save(out / "slope_intercept_bias_correction.npy", correction)
-
-    def corrected(batch: np.ndarray) -> np.ndarray:
-        return (torch_predictor(model)(batch) - correction[1]) / correction[0]
-    result = {"test": report(corrected, test), "test_uncorrected": report(torch_predictor(model), test)["agreement"],
-              "validation": agreement((raw_val - correction[1]) / correction[0], val_labels, val_valid),
-              "bias_correction": {"slope": correction[0], "intercept": correction[1]}}
-    (out / "report.json").write_text(json.dumps(result, indent=1))
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    if args.cv_only:
+        return 0
+    log.info("shipped network: all %d frames, %d steps", len(frames), cfg.steps)
+    model = fit(frames, labels, cfg)
+    from .export import export_region_model
+    export_region_model(model, out / "model.onnx", mirror=not args.no_mirror)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "training.json").write_text(json.dumps({
-        "args": vars(args), "parameters": count_parameters(model), "history": history,
-        "train_frames": [g.name for g in train], "validation_frames": [g.name for g in val],
-        "test_frames": [g.name for g in test], "minutes": (time.time() - start) / 60}, indent=1))
-    log.info("test: %s", json.dumps(result["test"]))
+        "command": "python -m training.quality.train " + " ".join(sys.argv[1:] if argv is None else argv),
+        "args": vars(args), "fit": asdict(cfg), "minutes": round((time.time() - start) / 60, 1),
+        "torch": torch.__version__}, indent=1))
+    extra = {"methods": compare_methods(frames, labels, args, report), "loops": {}, "speed": {}}
+    if not args.no_loops:
+        extra.update(loop_checks(out, args), speed=measure_speed(out))
+    report["comparison"] = {k: v[0] for k, v in extra["methods"].items()}
+    report["loops"], report["speed_ms"] = extra["loops"], extra["speed"]
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    training = json.loads((out / "training.json").read_text())
+    training["minutes"] = round((time.time() - start) / 60, 1)
+    (out / "training.json").write_text(json.dumps(training, indent=1))
+    from .card import write_card
+    write_card(out, out.name, report, training, extra)
+    log.info("wrote %s in %.1f min", out, (time.time() - start) / 60)
     return 0
 
 
