@@ -16,7 +16,7 @@ from training.quality import train
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from conftest import CAMUS as camus
+    from tests.helpers import CAMUS as camus
     if not (camus / "images").is_dir():
         pytest.skip("../shared/data/camus_subset is not present")
     out = tmp_path_factory.mktemp("quality") / "regional_quality_tiny"
