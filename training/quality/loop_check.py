@@ -24,7 +24,7 @@ if __package__ in (None, ""):
 from echoquality.core.cleanup import clean_labels
 from echoquality.core.framing import network_view
 from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model
-from echoquality.core.quality import resolve_method
+from echoquality.inference.registry import resolve_method
 from echoquality.core.regions import divide_myocardium
 from echoquality.core.render import colour_regions
 from echoquality.core.vocabulary import REGION_NAMES, default_spacing
