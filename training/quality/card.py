@@ -106,17 +106,18 @@ Confusion of this model (out of fold):
 
 {_confusion(cv['global_vs_labels']['confusion']) if cv else '(no cross-validation run)'}
 
-Within-frame checks on the held-out frames (synthetic, out of fold; {wf.get('n', 0)} walls): a wall whose
-echo was sunk to the blood level scores {wf.get('wall_dropped_out', float('nan')):.2f} against
-{wf.get('wall_intact', float('nan')):.2f} intact; the other regions of the frame move by
-{wf.get('other_regions_change', float('nan')):+.2f}; the dropped-out wall is the lowest of its frame in
-{100 * wf.get('dropped_wall_lowest', float('nan')):.0f} % of cases; Spearman ρ between predicted and generated
-quality loss over random degradations: {wf.get('rho_predicted_vs_generated_loss', float('nan')):.2f}.
+Within-frame checks on the held-out frames (synthetic, out of fold; {wf.get('n', 0)} walls): a wall whose echo was
+sunk to the blood pool's level scores {wf.get('wall_dropped_out', float('nan')):.2f} against {wf.get('wall_intact', float('nan')):.2f} intact; the other regions of the frame move by {wf.get('other_regions_change', float('nan')):+.2f};
+the dropped-out wall is the lowest of its frame in {100 * wf.get('dropped_wall_lowest', float('nan')):.0f} % of cases. Spearman ρ between predicted and
+generated quality loss over random degradations of the held-out frames: {wf.get('rho_predicted_vs_generated_loss', float('nan')):.2f}.
+
+`docs/quality_camus_out_of_fold.png`: CAMUS frames of each grade (rows Poor, Medium, Good; drawn at random)
+with their out-of-fold regional scores.
 
 ## Real loops (not used in training; regions from `camus_seg_lite`)
 {_loops(extra.get('loops', {}))}
 
-Montage: `docs/quality_loops.png`.
+Montage: `docs/quality_loops.png` (four frames of each loop, regions coloured by score).
 
 ## Speed (`benchmarks/bench_quality_model.py`, E95 frames, 2-core CPU)
 {speed or '(not measured)'}

@@ -33,6 +33,7 @@ from .within_frame import within_frame_check
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "loops"
 DEFAULT_LOOPS = (SHARED / "e95_a4c.mp4", SHARED / "echotk_a4c.nii.gz")
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 log = logging.getLogger("train")
 
@@ -55,7 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="another quality model (name or folder) to score on the same frames for the card's table")
     p.add_argument("--loop", action="append", default=None,
                    help="real loops to score for the card (default: the E95 and echotk loops when present)")
-    p.add_argument("--no-loops", action="store_true", help="skip the loop checks, the montage and the speed")
+    p.add_argument("--no-loops", action="store_true", help="skip the loop checks, the montages and the speed")
+    p.add_argument("--card-only", action="store_true",
+                   help="no training: redo the comparison, loop checks, speed, montages and card of --out")
     return p.parse_args(argv)
 
 
@@ -136,8 +139,7 @@ def loop_checks(out: Path, args) -> dict:
         picks = np.linspace(0, len(images) - 1, 4).round().astype(int)
         rows.append(np.concatenate([tile(images[i], maps[i], scores[i], f"{loop.name} #{i}") for i in picks], axis=1))
     import cv2
-    docs = Path(__file__).resolve().parents[2] / "docs"
-    cv2.imwrite(str(docs / "quality_loops.png"), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(DOCS / "quality_loops.png"), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
     return {"loops": result}
 
 
@@ -152,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
     start = time.time()
+    if args.card_only:
+        return card_only(args)
     try:
         frames, labels = load_labelled(args.data, args.limit)
     except (DatasetError, LabelError) as error:
@@ -187,18 +191,49 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m training.quality.train " + " ".join(sys.argv[1:] if argv is None else argv),
         "args": vars(args), "fit": asdict(cfg), "minutes": round((time.time() - start) / 60, 1),
         "torch": torch.__version__}, indent=1))
-    extra = {"methods": compare_methods(frames, labels, args, report), "loops": {}, "speed": {}}
-    if not args.no_loops:
-        extra.update(loop_checks(out, args), speed=measure_speed(out))
-    report["comparison"] = {k: v[0] for k, v in extra["methods"].items()}
-    report["loops"], report["speed_ms"] = extra["loops"], extra["speed"]
-    (out / "report.json").write_text(json.dumps(report, indent=1))
-    training = json.loads((out / "training.json").read_text())
+    training = finish(out, frames, labels, args, report)
     training["minutes"] = round((time.time() - start) / 60, 1)
     (out / "training.json").write_text(json.dumps(training, indent=1))
     from .card import write_card
-    write_card(out, out.name, report, training, extra)
+    write_card(out, out.name, report, training, {"methods": report.pop("_methods"), "loops": report["loops"],
+                                                 "speed": report["speed_ms"]})
     log.info("wrote %s in %.1f min", out, (time.time() - start) / 60)
+    return 0
+
+
+def finish(out: Path, frames, labels, args, report: dict) -> dict:
+    """The comparison table, loop checks, speed and montages of a written model folder; returns training.json."""
+    methods = compare_methods(frames, labels, args, report)
+    loops: dict = {}
+    speed: dict = {}
+    if not args.no_loops:
+        loops, speed = loop_checks(out, args)["loops"], measure_speed(out)
+        cv = report.get("cross_validation")
+        if cv:
+            from .montage import camus_montage
+            scores = np.array([[np.nan if v is None else v for v in f["scores"]] for f in cv["frames"]])
+            camus_montage(frames, labels, scores, DOCS / "quality_camus_out_of_fold.png")
+    report["comparison"] = {k: v[0] for k, v in methods.items()}
+    report["loops"], report["speed_ms"] = loops, speed
+    (out / "report.json").write_text(json.dumps(report, indent=1))
+    report["_methods"] = methods
+    return json.loads((out / "training.json").read_text())
+
+
+def card_only(args) -> int:
+    """Redo the comparison, loop checks, speed, montages and card of an existing model folder (no training)."""
+    out = Path(args.out)
+    try:
+        report = json.loads((out / "report.json").read_text())
+        frames, labels = load_labelled(args.data, args.limit)
+    except (OSError, ValueError, DatasetError, LabelError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    training = finish(out, frames, labels, args, report)
+    from .card import write_card
+    write_card(out, out.name, report, training, {"methods": report.pop("_methods"), "loops": report["loops"],
+                                                 "speed": report["speed_ms"]})
+    log.info("rewrote the card of %s", out)
     return 0
 
 
