@@ -10,13 +10,15 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QColor, QKeySequence
-from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QInputDialog, QLabel,
+from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QInputDialog, QLabel,
                              QMainWindow, QMessageBox, QSizePolicy, QToolBar, QToolButton, QVBoxLayout,
                              QWidget)
 
+from echoquality.core.cycle_tracker import CycleTracker, lv_area_mm2
 from echoquality.core.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
 from echoquality.core.vocabulary import VIEWS
 from echoquality.outputs.recording import Recorder, is_recording, new_recording_folder, recording_fps, recording_source
@@ -26,6 +28,7 @@ from echoquality.sources.base import scanner_source
 
 from . import analysis_worker as aw
 from .anatomy import VIEW_SHORT, VIEW_TITLES, wall_names
+from .cycle_panel import CyclePanel, CycleReplay
 from .icons import make_icon
 from .image_panel import ImagePanel, Marker
 from .quality_colours import format_score, score_colour
@@ -63,6 +66,9 @@ KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     "help": (("F1",), "keyboard shortcuts"),
     "quit": (("Ctrl+Q",), "quit"),
 }
+
+
+REPLAY_WIDTH = 192     # frames kept to replay the best cycles are this wide (pixels)
 
 
 def shortcuts_help() -> str:
@@ -126,6 +132,9 @@ class MainWindow(QMainWindow):
         self._closing_recorders: list[threading.Thread] = []
         self.last: aw.AnalysedFrame | None = None
         self.frames_shown = 0
+        self.cycle_tracker: CycleTracker | None = None   # live cardiac cycles of the current pass
+        self._cycle_last_index = -1
+        self.replay: CycleReplay | None = None
         self.stats = StreamStats()
         self.failure = ""                 # the last failure shown (empty: none)
         self.headless = False             # a headless run: the settings are not saved on close
@@ -325,7 +334,13 @@ class MainWindow(QMainWindow):
 
         outer.addWidget(self.images_area, 1)
         self.strip = QualityStrip(self.settings.strip_seconds)
-        outer.addWidget(self.strip)
+        self.cycle_panel = CyclePanel()
+        self.cycle_panel.replay_requested.connect(self.replay_best_cycle)
+        bottom = QHBoxLayout()
+        bottom.setContentsMargins(0, 0, 0, 0)
+        bottom.addWidget(self.strip, 1)
+        bottom.addWidget(self.cycle_panel)
+        outer.addLayout(bottom)
         self.setCentralWidget(central)
         central.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         central.setFocus()
@@ -363,6 +378,7 @@ class MainWindow(QMainWindow):
         self.global_quality.set_scores(None)
         self.region_scores.set_scores(None)
         self.strip.clear()
+        self._reset_cycles()
         self._set_stale(False)
         self.left_panel.set_message("")
         self.source_label.setText(source_title(spec))
@@ -491,6 +507,7 @@ class MainWindow(QMainWindow):
         self.global_quality.set_scores(scores)
         self.region_scores.set_scores(scores)
         self.strip.add(frame.time_s, scores)
+        self._update_cycles(analysed)
         latency = self._latency(analysed)
         self.stats.add(time.perf_counter(), frame.index, latency)
         counters = self.worker.counters if self.worker is not None else None
@@ -499,6 +516,40 @@ class MainWindow(QMainWindow):
         if self.recorder is not None:
             self.recorder.add_result(analysed.result)
         self.frame_shown.emit(analysed)
+
+    def _reset_cycles(self) -> None:
+        self.cycle_tracker = None
+        self._cycle_last_index = -1
+        self.cycle_panel.clear()
+
+    def _update_cycles(self, analysed: aw.AnalysedFrame) -> None:
+        """Feed the live cycle tracker: ED/ES marks on the strip, best cycles in the cycle panel."""
+        frame = analysed.frame
+        if self.cycle_tracker is None or frame.index <= self._cycle_last_index:   # new source, or a loop restarts
+            fps = (self.worker.fps if self.worker is not None else None) or self.source_fps or 30.0
+            self.cycle_tracker = CycleTracker(fps)
+        self._cycle_last_index = frame.index
+        image = analysed.quality_image if analysed.quality_image is not None else frame.image
+        h, w = image.shape[:2]
+        thumb = cv2.resize(image, (REPLAY_WIDTH, max(1, round(h * REPLAY_WIDTH / w))), interpolation=cv2.INTER_AREA)
+        tracker = self.cycle_tracker
+        completed = tracker.n_cycles
+        marks = tracker.push(frame.index, frame.time_s, lv_area_mm2(analysed.result), analysed.result.scores, thumb)
+        for mark in marks:
+            self.strip.add_mark(tracker.time_of(mark.frame), mark.kind)
+        if tracker.n_cycles != completed:
+            self.cycle_panel.update_from(tracker)
+
+    def replay_best_cycle(self, measurement: str) -> None:
+        """Play the best cycle so far for a measurement in a window of its own."""
+        frames = self.cycle_panel.frames.get(measurement)
+        if not frames:
+            return
+        if self.replay is not None:
+            self.replay.close()
+        fps = self.cycle_tracker.fps if self.cycle_tracker is not None else 30.0
+        self.replay = CycleReplay(self.cycle_panel.titles.get(measurement, measurement), frames, fps, self)
+        self.replay.show()
 
     @staticmethod
     def _latency(analysed: aw.AnalysedFrame) -> float | None:
@@ -535,6 +586,7 @@ class MainWindow(QMainWindow):
         self.left_header.setText(f"B-MODE · {VIEW_TITLES[self.view].upper()}")
         self.region_scores.set_view(self.view)
         self.strip.set_view(self.view)
+        self.cycle_panel.set_view(self.view)
         index = self.view_box.findData(self.view)
         self.view_box.setCurrentIndex(index)
         for act in self.view_actions.actions():
@@ -561,6 +613,7 @@ class MainWindow(QMainWindow):
         self.view = view
         self.settings.view = view
         self.strip.clear()
+        self._reset_cycles()
         self._apply_view_labels()
         self._restart_here()
 
@@ -572,6 +625,7 @@ class MainWindow(QMainWindow):
         self.method = method
         self.settings.method = method
         self.strip.clear()
+        self._reset_cycles()
         self._apply_view_labels()
         self._restart_here()
 

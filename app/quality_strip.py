@@ -16,6 +16,7 @@ from .quality_colours import category_colour, format_score
 
 MAX_GAP_S = 0.5   # a sample is drawn until the next one, at most this long
 REPAINT_S = 0.1
+MARK_COLOURS = {"ED": QColor(255, 90, 80), "ES": QColor(90, 170, 255)}   # end-diastole, end-systole
 
 
 class QualityHistory:
@@ -72,6 +73,7 @@ class QualityStrip(QWidget):
     def __init__(self, seconds: float = 10.0, parent: QWidget | None = None):
         super().__init__(parent)
         self.history = QualityHistory(seconds)
+        self.marks: deque[tuple[float, str]] = deque()     # (time_s, "ED" or "ES") of the cycles
         self.view = "a4c"
         self._painted = 0.0
         self.setMinimumHeight(self.ROW_HEIGHT * N_REGIONS + 26)
@@ -89,8 +91,16 @@ class QualityStrip(QWidget):
             self._painted = now
             self.update()
 
+    def add_mark(self, time_s: float, kind: str) -> None:
+        """An end-diastole ("ED") or end-systole ("ES") at a frame's time (confirmed a little later)."""
+        self.marks.append((float(time_s), kind))
+        end = self.history.end_time
+        while self.marks and end is not None and self.marks[0][0] < end - self.history.seconds:
+            self.marks.popleft()
+
     def clear(self) -> None:
         self.history.clear()
+        self.marks.clear()
         self.update()
 
     def paintEvent(self, event) -> None:
@@ -123,6 +133,13 @@ class QualityStrip(QWidget):
             painter.drawText(QRectF(x1 + 6, y, self.VALUE_WIDTH, row_h),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, format_score(latest[r]))
         axis_y = top + N_REGIONS * row_h + 2
+        if end is not None:
+            for t, kind in self.marks:
+                x = x0 + width * (1 - (end - t) / self.history.seconds)
+                if x0 <= x <= x0 + width:
+                    painter.setPen(QPen(MARK_COLOURS.get(kind, QColor(200, 200, 200)), 1.5))
+                    painter.drawLine(int(x), top, int(x), axis_y)
+                    painter.drawText(QRectF(x - 12, axis_y + 4, 24, 14), Qt.AlignmentFlag.AlignCenter, kind)
         painter.setPen(QPen(QColor(120, 125, 135)))
         seconds = self.history.seconds
         step = 2 if seconds <= 12 else 5

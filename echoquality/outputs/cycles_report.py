@@ -21,11 +21,12 @@ from echoquality.core.cycle_quality import (
     APPROVED_MIN_SCORE, BORDERLINE_MIN_SCORE, MEASUREMENTS, PHASE_WINDOW_S, CycleQuality, best_cycle,
     cycle_quality, explain, region_words,
 )
+from echoquality.core.cycle_tracker import lv_area_mm2
 from echoquality.core.cycles import OnlineCycleDetector, find_cycles
 from echoquality.core.ejection_fraction import ejection_fraction, volume_ml
 from echoquality.core.preprocess import network_spacing
 from echoquality.core.records import FrameResult
-from echoquality.core.vocabulary import LV, N_REGIONS, REGION_NAMES, WALLS
+from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES, WALLS
 
 CYCLE_COLUMNS = (("source", "cycle", "ed_frame", "es_frame", "end_frame", "complete", "heart_rate")
                  + REGION_NAMES + tuple(f"{m.lower()}_feasible" for m in MEASUREMENTS))
@@ -33,16 +34,6 @@ RING_S = 2.0        # label maps kept for the last (and first) this many seconds
 SLACK = 3           # ... and this many frames either side of each ED/ES found live
 RESEARCH_NOTE = ("Research use only: LV volumes and EF by the method of disks on a research segmentation "
                  "model; not for clinical decisions.")
-
-
-def lv_area_mm2(result: FrameResult) -> float:
-    """LV area of a frame's segmentation at network size in mm² (NaN: no segmentation, or no LV)."""
-    labels = result.labels
-    if labels is None or result.error is not None:
-        return math.nan
-    sy, sx = network_spacing(result.frame.image.shape[:2], result.frame.spacing, labels.shape[0])
-    pixels = int(np.count_nonzero(labels == LV))
-    return pixels * sy * sx if pixels else math.nan
 
 
 @dataclass

@@ -109,7 +109,7 @@ def test_live_tracker_matches_the_offline_cycles(recording):
     tracker = CycleTracker(FPS)
     marks = []
     for i, (a, s) in enumerate(zip(area, scores)):
-        marks += tracker.push(i, i / FPS, a, s)
+        marks += tracker.push(i, i / FPS, a, s, payload=f"frame {i}")
     marks += tracker.finish()
     live = [q.cycle for q in tracker.cycles]
     complete = [c for c in live if c.complete]
@@ -118,5 +118,8 @@ def test_live_tracker_matches_the_offline_cycles(recording):
         ref = min(cycles, key=lambda r: abs(r.ed_frame - c.ed_frame))
         assert abs(ref.ed_frame - c.ed_frame) <= 1 and abs(ref.es_frame - c.es_frame) <= 1
         assert c.heart_rate_bpm == pytest.approx(ref.heart_rate_bpm, abs=2)
-    assert tracker.best["EF"].cycle.ed_frame != cycles[1].ed_frame
-    assert tracker.best["EF"].feasible["EF"]
+    best = tracker.best["EF"]
+    assert best.cycle.ed_frame != cycles[1].ed_frame and best.feasible["EF"]
+    # what was attached to the frames of the best cycle is kept, to replay it
+    assert tracker.best_payloads["EF"] == [f"frame {i}" for i in range(best.cycle.start, best.cycle.end + 1)]
+    assert marks and {p.kind for p in marks} == {"ED", "ES"}

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from echoquality.core.cycle_tracker import lv_area_mm2
 from echoquality.core.records import Frame, FrameResult
 from echoquality.outputs.cycle_plot import write_plot
-from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, lv_area_mm2, summary, write_summary
+from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, summary, write_summary
 from tests.core.synthetic_cycles import area_curve
 from tests.core.test_ejection_fraction import half_ellipse
 
