@@ -7,12 +7,13 @@ source, never loses results already computed.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES
 from echoquality.inference.backends import ModelError
 from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
 from echoquality.outputs.cycle_plot import write_plot
-from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, write_summary
+from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, SourceCycles, biplane_summary, write_summary
 from echoquality.outputs.masks import MapWriter
 from echoquality.outputs.results_csv import ResultsCsv, score_cell
 from echoquality.outputs.video import VideoWriter
@@ -45,6 +46,8 @@ class AnalysisSettings:
     timeout_s: float | None = None
     fps: float | None = None
     spacing: tuple[float, float] | None = None
+    views: tuple[str, ...] = ()        # one view per input (empty: `view` for every input)
+    same_patient: bool = False         # the inputs are of one patient: biplane EF from its A4C and A2C
 
 
 @dataclass
@@ -137,14 +140,15 @@ class OutputFolder:
         self.cycles = CyclesCsv(out_dir / "cycles.csv")
         self._recorder: CycleRecorder | None = None
         self.reports: list[Path] = []
+        self.found: list[SourceCycles] = []      # every input's cycles (for the biplane EF)
         self.masks = MapWriter(out_dir, "masks") if settings.save_masks else None
         self.regions = MapWriter(out_dir, "regions") if settings.save_regions else None
         self._video: VideoWriter | None = None
         self.videos: list[Path] = []
 
-    def start_source(self, spec: str, fps: float) -> None:
+    def start_source(self, spec: str, fps: float, view: str) -> None:
         self.stem = source_stem(spec)
-        self._recorder = CycleRecorder(spec, self.settings.view, fps)
+        self._recorder = CycleRecorder(spec, view, fps)
         self._video = VideoWriter(self.out_dir / f"{self.stem}_split.mp4", fps) if self.settings.save_video else None
 
     def write(self, result: FrameResult) -> None:
@@ -170,6 +174,7 @@ class OutputFolder:
         if recorder is None or not recorder.area:
             return []
         found = recorder.finish()
+        self.found.append(found)
         self.cycles.write(found)
         summary_path = self.out_dir / f"{self.stem}_summary.json"
         plot_path = self.out_dir / f"{self.stem}_cycles.png"
@@ -206,7 +211,7 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         stream = stop.frames(stream)
     if settings.max_frames is not None:
         stream = itertools.islice(stream, settings.max_frames)
-    outputs.start_source(spec, getattr(source, "fps", None) or 30.0)
+    outputs.start_source(spec, getattr(source, "fps", None) or 30.0, settings.view)
     counters = getattr(source, "counters", None)
     progress = Progress(source_stem(spec), min(filter(None, [getattr(source, "n_frames", None),
                                                               settings.max_frames]), default=None))
@@ -259,6 +264,18 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path, outputs: list[t
         print(f"{name}: {path}")
 
 
+def write_biplane(outputs: OutputFolder, out: Path) -> str:
+    """--same-patient: biplane_summary.json from the A4C and the A2C input; the line to print."""
+    by_view = {v: [f for f in outputs.found if f.view == v] for v in ("a4c", "a2c")}
+    if len(by_view["a4c"]) != 1 or len(by_view["a2c"]) != 1:
+        return (f"biplane EF: needs exactly one A4C and one A2C input (--view per input); got "
+                f"{len(by_view['a4c'])} A4C and {len(by_view['a2c'])} A2C")
+    report = biplane_summary(by_view["a4c"][0], by_view["a2c"][0])
+    path = out / "biplane_summary.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return f"{report['explanation']} ({path})"
+
+
 def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) -> int:
     """Analyse every input; exit status 0 only when all of them were read without error."""
     out = Path(out_dir)
@@ -276,16 +293,20 @@ def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) 
     summaries = []
     with StopRequest() as stop:
         try:
-            for spec in inputs:
+            for k, spec in enumerate(inputs):
                 if stop.requested:
                     break
-                summaries.append(analyze_source(spec, settings, segmentation, method, method_name, outputs, stop))
+                own = replace(settings, view=settings.views[k]) if settings.views else settings
+                summaries.append(analyze_source(spec, own, segmentation, method, method_name, outputs, stop))
         finally:
             outputs.close()
     written = [(name, out / name) for name, wanted in (("masks", settings.save_masks),
                                                        ("regions", settings.save_regions)) if wanted]
+    biplane = write_biplane(outputs, out) if settings.same_patient and not stop.requested else None
     reports = [("summary" if p.suffix == ".json" else "quality traces", p) for p in outputs.reports]
     print_summary(summaries, out, written + [("video", video) for video in outputs.videos] + reports)
+    if biplane is not None:
+        print(biplane)
     if stop.requested:
         print("interrupted: results of the analysed frames are kept", file=sys.stderr)
         return 130

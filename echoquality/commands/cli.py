@@ -28,7 +28,10 @@ def _analyze_parser(sub) -> None:
                    help="video (MP4/AVI), .npy, PNG/JPG, DICOM, .mhd (name_#.mhd for a sequence) or igtl://HOST:PORT[/DEVICE]")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--method", default="", help="quality method: gcnr, cnr, cr, intensity, pmax, e2e, or a quality model folder")
-    p.add_argument("--view", default="a4c", choices=VIEWS)
+    p.add_argument("--view", nargs="+", default=["a4c"], choices=VIEWS, metavar="VIEW",
+                   help="a4c, a2c or alax: one for every input, or one per input (in order)")
+    p.add_argument("--same-patient", action="store_true",
+                   help="the inputs are of one patient: biplane EF from its A4C and A2C inputs (research use)")
     p.add_argument("--segmentation", default="", help="segmentation model name or folder (default: the bundled model)")
     p.add_argument("--backend", default="auto", help="inference backend: auto, openvino, onnxruntime-cpu, onnxruntime-cuda")
     p.add_argument("--save-masks", action="store_true", help="write masks/<stem>_<frame>.png label maps")
@@ -108,9 +111,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "analyze":
         from echoquality.commands.analyze import AnalysisSettings, analyze
-        settings = AnalysisSettings(args.method, args.view, args.segmentation, args.backend, args.save_masks,
+        if len(args.view) not in (1, len(args.inputs)):
+            parser.error(f"--view: give one view for every input, or one per input ({len(args.inputs)}), "
+                         f"not {len(args.view)}")
+        settings = AnalysisSettings(args.method, args.view[0], args.segmentation, args.backend, args.save_masks,
                                     args.save_regions, args.save_video, args.max_frames, args.timeout, args.fps,
-                                    tuple(args.spacing) if args.spacing else None)
+                                    tuple(args.spacing) if args.spacing else None,
+                                    views=tuple(args.view) if len(args.view) > 1 else (),
+                                    same_patient=args.same_patient)
         return analyze(args.inputs, args.out, settings)
     if args.command == "regions":
         from echoquality.commands.regions import regions_command

@@ -23,7 +23,7 @@ from echoquality.core.cycle_quality import (
 )
 from echoquality.core.cycle_tracker import lv_area_mm2
 from echoquality.core.cycles import OnlineCycleDetector, find_cycles
-from echoquality.core.ejection_fraction import ejection_fraction, volume_ml
+from echoquality.core.ejection_fraction import biplane_volume_ml, ejection_fraction, volume_ml
 from echoquality.core.preprocess import network_spacing
 from echoquality.core.records import FrameResult
 from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES, WALLS
@@ -48,6 +48,7 @@ class SourceCycles:
     scores: np.ndarray                   # (N, 8)
     qualities: list[CycleQuality]
     volumes: dict[int, float] = field(default_factory=dict)   # frame → single-plane LV volume, ml
+    labels: dict[int, tuple[np.ndarray, tuple[float, float]]] = field(default_factory=dict)  # ED/ES frame → map, spacing
 
     @property
     def best(self) -> dict[str, CycleQuality | None]:
@@ -113,6 +114,7 @@ class CycleRecorder:
             area[i], scores[i], times[i] = a, self.scores[i], self.times[i]
         qualities: list[CycleQuality] = []
         volumes: dict[int, float] = {}
+        labels: dict[int, tuple[np.ndarray, tuple[float, float]]] = {}
         if n:
             cycles = find_cycles(area, self.fps, times)
             qualities = [cycle_quality(c, scores, self.fps) for c in cycles]
@@ -120,7 +122,10 @@ class CycleRecorder:
                 for f in (c.ed_frame, c.es_frame):
                     kept = self._labels(f)
                     volumes[f] = volume_ml(*kept) if kept is not None else math.nan
-        return SourceCycles(self.source, self.view, self.fps, n, self.spacing_known, area, scores, qualities, volumes)
+                    if kept is not None:
+                        labels[f] = kept
+        return SourceCycles(self.source, self.view, self.fps, n, self.spacing_known, area, scores, qualities,
+                            volumes, labels)
 
 
 def _num(value: float, digits: int = 3) -> float | None:
@@ -207,3 +212,40 @@ def summary(found: SourceCycles, method: str = "") -> dict:
 
 def write_summary(path: Path, found: SourceCycles, method: str = "") -> None:
     Path(path).write_text(json.dumps(summary(found, method), indent=2) + "\n")
+
+
+def biplane_summary(a4c: SourceCycles, a2c: SourceCycles) -> dict:
+    """Biplane EF of one patient from the best EF cycle of its A4C and of its A2C input (research use);
+    given only when EF is feasible in both."""
+    views = {"a4c": a4c, "a2c": a2c}
+    best = {v: f.best["EF"] for v, f in views.items()}
+    feasible = {v: q is not None and q.approvals["EF"].feasible for v, q in best.items()}
+    parts = {}
+    for v, f in views.items():
+        q = best[v]
+        parts[v] = {"source": f.source, "cycle": q.cycle.index + 1 if q else None,
+                    "ed_frame": q.cycle.ed_frame if q else None, "es_frame": q.cycle.es_frame if q else None,
+                    "explanation": f.sentences()["EF"]}
+    edv = esv = ef = math.nan
+    if all(feasible.values()):
+        q4, q2 = best["a4c"].cycle, best["a2c"].cycle
+        try:
+            edv = biplane_volume_ml(*a4c.labels[q4.ed_frame], *a2c.labels[q2.ed_frame])
+            esv = biplane_volume_ml(*a4c.labels[q4.es_frame], *a2c.labels[q2.es_frame])
+        except KeyError:      # a label map not kept (should not happen): no EF rather than a wrong one
+            pass
+        ef = ejection_fraction(edv, esv)
+    if math.isfinite(ef):
+        explanation = (f"Biplane EF {ef:.0f} % (research use only): A4C cycle {parts['a4c']['cycle']} and "
+                       f"A2C cycle {parts['a2c']['cycle']}, every myocardial region approved in both.")
+    else:
+        failing = [f"{v.upper()} {views[v].sentences()['EF']}" for v in views if not feasible[v]]
+        explanation = "Biplane EF not shown: " + (" ".join(failing) if failing else "no volume from the segmentation.")
+    spacing_known = a4c.spacing_known and a2c.spacing_known
+    return {
+        "research_use_only": True, "note": RESEARCH_NOTE,
+        "method": "biplane method of disks (A4C and A2C), 20 disks, the longer long axis",
+        "percent": _num(ef, 1), "edv_ml": _num(edv, 1) if spacing_known else None,
+        "esv_ml": _num(esv, 1) if spacing_known else None,
+        "a4c": parts["a4c"], "a2c": parts["a2c"], "explanation": explanation,
+    }

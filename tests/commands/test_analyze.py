@@ -88,6 +88,25 @@ def test_bad_inputs_are_reported_and_the_rest_analysed(tmp_path, tiny_models):
     assert all("frames/s" in line for line in others), others  # nothing but the errors and the progress bar
 
 
+def test_views_per_input_and_biplane_ef(tmp_path, tiny_models):
+    seg, quality = tiny_models
+    out = tmp_path / "out"
+    result = run_analyze(str(DEMO_LOOP), str(DEMO_LOOP), "--out", str(out), "--segmentation", str(seg),
+                         "--method", str(quality), "--max-frames", "8", "--view", "a4c", "a2c", "--same-patient")
+    assert result.returncode == 0, result.stderr
+    assert [r["view"] for r in read_rows(out / "results.csv")] == ["a4c"] * 8 + ["a2c"] * 8
+    report = json.loads((out / "biplane_summary.json").read_text())
+    assert report["percent"] is None and report["research_use_only"] is True
+    assert report["explanation"] == ("Biplane EF not shown: A4C EF: no cardiac cycle found. "
+                                     "A2C EF: no cardiac cycle found.")
+    assert report["explanation"] in result.stdout
+    wrong = run_analyze(str(DEMO_LOOP), "--out", str(out), "--view", "a4c", "a2c", "alax")
+    assert wrong.returncode == 2 and "one per input (1), not 3" in wrong.stderr
+    alone = run_analyze(str(DEMO_LOOP), "--out", str(tmp_path / "alone"), "--segmentation", str(seg),
+                        "--method", str(quality), "--max-frames", "3", "--same-patient")
+    assert alone.returncode == 0 and "needs exactly one A4C and one A2C input" in alone.stdout
+
+
 def test_unknown_model_is_one_clear_line(tmp_path):
     result = run_analyze(str(DEMO_LOOP), "--out", str(tmp_path), "--segmentation", str(tmp_path / "nope"))
     assert result.returncode != 0 and "Traceback" not in result.stderr

@@ -12,7 +12,7 @@ import pytest
 from echoquality.core.cycle_tracker import lv_area_mm2
 from echoquality.core.records import Frame, FrameResult
 from echoquality.outputs.cycle_plot import write_plot
-from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, summary, write_summary
+from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, biplane_summary, summary, write_summary
 from tests.core.synthetic_cycles import area_curve
 from tests.core.test_ejection_fraction import half_ellipse
 
@@ -21,15 +21,16 @@ FRAME_SHAPE = (512, 512)
 SPACING = (0.3, 0.3)            # of the frame; at network size (256) 0.6 mm
 
 
-def results(periods, poor_right_wall=False, drop=()):
-    """FrameResults of a beating half-ellipse LV (apex up, LA below) with known ED/ES."""
+def results(periods, poor_right_wall=False, drop=(), radius=(15, 8)):
+    """FrameResults of a beating half-ellipse LV (apex up, LA below) with known ED/ES; its radius
+    radius[0] + radius[1] x (fraction of the area range)."""
     area, eds, ess = area_curve(periods, FPS, duration_s=sum(periods) + 0.3)   # a little after the last ED
     frac = (area - area.min()) / np.ptp(area)
     out = []
     for i, f in enumerate(frac):
         if i in drop:
             continue
-        labels = half_ellipse(60 + 20 * f, 15 + 8 * f, (0.6, 0.6))
+        labels = half_ellipse(60 + 20 * f, radius[0] + radius[1] * f, (0.6, 0.6))
         scores = np.full(8, 3.8)
         if poor_right_wall:
             scores[3:6] = 1.7
@@ -39,7 +40,7 @@ def results(periods, poor_right_wall=False, drop=()):
 
 
 def record(frame_results, view="a4c"):
-    rec = CycleRecorder("synthetic.npy", view, FPS)
+    rec = CycleRecorder(f"synthetic_{view}.npy", view, FPS)
     for r in frame_results:
         rec.add(r)
     return rec, rec.finish()
@@ -111,3 +112,23 @@ def test_label_maps_kept_only_around_ed_and_es():
     assert len(found.qualities) >= 11
     assert all(math.isfinite(found.volumes[q.cycle.ed_frame]) for q in found.qualities)
     assert len(rec.kept) < 0.5 * len(frame_results)
+
+
+def test_biplane_ef_of_one_patient():
+    _, a4c = record(results([0.9, 0.8, 0.9])[0], "a4c")
+    _, a2c = record(results([0.85, 0.85, 0.8], radius=(12, 7))[0], "a2c")
+    report = biplane_summary(a4c, a2c)
+    # half ellipsoids, semi-axes (L, a, b): ED (80, 23, 19), ES (60, 15, 12) mm
+    truth = 100 * (1 - (60 * 15 * 12) / (80 * 23 * 19))
+    assert report["percent"] == pytest.approx(truth, abs=3)
+    assert report["edv_ml"] == pytest.approx(2 / 3 * math.pi * 80 * 23 * 19 / 1000, rel=0.08)
+    assert report["research_use_only"] and report["explanation"].startswith("Biplane EF ")
+    assert report["a2c"]["source"] == "synthetic_a2c.npy"
+
+
+def test_biplane_ef_withheld_when_one_view_fails():
+    _, a4c = record(results([0.9, 0.8, 0.9])[0], "a4c")
+    _, a2c = record(results([0.85, 0.85, 0.8], poor_right_wall=True)[0], "a2c")
+    report = biplane_summary(a4c, a2c)
+    assert report["percent"] is None and report["edv_ml"] is None
+    assert report["explanation"].startswith("Biplane EF not shown: A2C EF: not feasible, anterior wall poor in")
