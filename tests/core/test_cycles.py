@@ -177,23 +177,21 @@ E95_ED_AT_END = 190          # a maximum 4 frames before the end: may be reporte
 ECHOTK_ES, ECHOTK_ED = 2, 14  # the loop runs from ES through filling to ED and early systole
 
 
-def lv_areas(frames: list[np.ndarray], spacing: tuple[float, float]) -> np.ndarray:
-    """LV area (mm²) per frame at network size, as the analysis chain computes it."""
-    from echoquality.core.preprocess import network_batch, network_spacing
-    from echoquality.inference.registry import load_segmentation_model
-    model = load_segmentation_model()
-    batch = network_batch(frames)
-    labels = np.concatenate([model.predict(batch[i:i + 16]) for i in range(0, len(batch), 16)])
-    sy, sx = network_spacing(frames[0].shape, spacing)
-    return (labels == 1).sum(axis=(1, 2)) * sy * sx
-
-
 def loop_areas(path: Path) -> tuple[np.ndarray, float]:
-    """(LV area per frame, frame rate) of a loop read as the app reads it."""
+    """(LV area per frame, frame rate) of a loop run through the analysis chain with the default
+    segmentation: the area comes from each frame's result record, as in `analyze` and the GUI."""
+    from echoquality.core.cycle_tracker import lv_area_mm2
+    from echoquality.inference.registry import load_segmentation_model, resolve_method
     from echoquality.sources.playback import open_source
+    from echoquality.streaming.graph import build
     frames = list(open_source(str(path)))
+    results = []
+    quality, name = resolve_method("intensity")
+    build(iter(frames), load_segmentation_model(), quality, name, results.append, "a4c", split_screen=False).run()
+    results.sort(key=lambda r: r.frame.index)
+    assert [r.frame.index for r in results] == list(range(len(frames)))
     fps = 1.0 / np.median(np.diff([f.time_s for f in frames]))
-    return lv_areas([f.image for f in frames], frames[0].spacing), float(fps)
+    return np.array([lv_area_mm2(r) for r in results]), float(fps)
 
 
 @pytest.fixture(scope="module")
