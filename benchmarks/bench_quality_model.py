@@ -1,6 +1,6 @@
 """Speed of the end-to-end quality model through the app's inference path (registry, each CPU backend).
 
-    .venv/bin/python benchmarks/bench_quality_model.py [--model NAME] [--frames 200]
+    .venv/bin/python -m benchmarks.bench_quality_model [--model NAME] [--frames 200]
 
 Frames of the E95 demo loop, preprocessed like the app (network_input; regions from the segmentation model
 when the quality model takes the region map); prints median and p95 ms per frame of the quality model alone.
@@ -16,13 +16,12 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from echoquality.inference.backends import ModelError  # noqa: E402
-from echoquality.inference.registry import load_quality_model, load_segmentation_model  # noqa: E402
-from echoquality.core.preprocess import network_input  # noqa: E402
-from echoquality.core.quality import DEFAULT_QUALITY_MODEL  # noqa: E402
-from echoquality.core.regions import divide_myocardium  # noqa: E402
-from echoquality.core.sector import sector_mask  # noqa: E402
+from echoquality.inference.backends import ModelError
+from echoquality.inference.registry import load_quality_model, load_segmentation_model
+from echoquality.core.preprocess import network_input
+from echoquality.core.quality import DEFAULT_QUALITY_MODEL
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.sector import sector_mask
 
 DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"
 

@@ -17,7 +17,7 @@ loaded; it needs scikit-image, e.g. in a separate environment:
 
     python3 -m venv --system-site-packages /tmp/venv-arqee
     /tmp/venv-arqee/bin/pip install scikit-image opencv-python-headless numpy
-    /tmp/venv-arqee/bin/python benchmarks/compare_arqee_regions.py /tmp/arqee ../shared/data/camus_subset \\
+    /tmp/venv-arqee/bin/python -m benchmarks.compare_arqee_regions /tmp/arqee ../shared/data/camus_subset \\
         [--montage docs/regions_vs_arqee.png] [--worst 8] [--csv out.csv]
 
 The CAMUS data (CC BY-NC-SA 4.0, Leclerc et al. 2019) is only read; the montage is a derived
@@ -37,9 +37,8 @@ from types import ModuleType
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from echoquality.core.regions import ANNULUS_RADIUS_MM, divide_myocardium  # noqa: E402
-from echoquality.core.vocabulary import LA, MYO, REGION_NAMES, default_spacing  # noqa: E402
+from echoquality.core.regions import ANNULUS_RADIUS_MM, divide_myocardium
+from echoquality.core.vocabulary import LA, MYO, REGION_NAMES, default_spacing
 
 SIZE = 256
 ARQEE_RADIUS_PX = 10  # arqee's default annulus_area_radius

@@ -17,9 +17,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    __package__ = "training.quality"
 
 from echoquality.core.cleanup import clean_labels
 from echoquality.core.framing import network_view
