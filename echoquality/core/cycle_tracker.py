@@ -23,12 +23,18 @@ KEEP_S = 4.0    # frames kept: the longest cycle that can become "best" (15 beat
 RECENT_CYCLES = 30   # cycles kept (and explained) besides the best ones
 
 
+def label_spacing(result: FrameResult) -> tuple[float, float]:
+    """(sy, sx) mm per pixel of a result's network-size label map (the one place that knows how)."""
+    size = result.labels.shape[0] if result.labels is not None else 256
+    return network_spacing(result.frame.image.shape[:2], result.frame.spacing, size)
+
+
 def lv_area_mm2(result: FrameResult) -> float:
     """LV area of a frame's segmentation at network size in mm² (NaN: no segmentation, or no LV)."""
     labels = result.labels
     if labels is None or result.error is not None:
         return math.nan
-    sy, sx = network_spacing(result.frame.image.shape[:2], result.frame.spacing, labels.shape[0])
+    sy, sx = label_spacing(result)
     pixels = int(np.count_nonzero(labels == LV))
     return pixels * sy * sx if pixels else math.nan
 

@@ -21,10 +21,9 @@ from echoquality.core.cycle_quality import (
     APPROVED_MIN_SCORE, BORDERLINE_MIN_SCORE, MEASUREMENTS, PHASE_WINDOW_S, CycleQuality, best_cycle,
     cycle_quality, explain, region_words,
 )
-from echoquality.core.cycle_tracker import lv_area_mm2
+from echoquality.core.cycle_tracker import label_spacing, lv_area_mm2
 from echoquality.core.cycles import OnlineCycleDetector, find_cycles
 from echoquality.core.ejection_fraction import biplane_volume_ml, ejection_fraction, volume_ml
-from echoquality.core.preprocess import network_spacing
 from echoquality.core.records import FrameResult
 from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES, WALLS
 
@@ -86,7 +85,7 @@ class CycleRecorder:
         self.times[i] = frame.time_s
         self.spacing_known &= frame.spacing_known
         if result.labels is not None and result.error is None:
-            spacing = network_spacing(frame.image.shape[:2], frame.spacing, result.labels.shape[0])
+            spacing = label_spacing(result)
             self.ring.append((i, result.labels, spacing))
             if len(self.kept) < self.head_frames and i < self.head_frames:
                 self.kept[i] = (result.labels, spacing)

@@ -236,11 +236,13 @@ CAMUS_MASKS = CAMUS / "masks"
 
 @pytest.mark.skipif(not CAMUS_MASKS.is_dir(), reason="../shared/data/camus_subset is not present")
 def test_camus_ed_and_es_ranked_by_lv_area_within_patients():
-    areas: dict[str, dict[tuple[str, str], int]] = {}
+    """Every ED/ES pair of one patient, same view (9) and across the two views (8): ED has the larger LV."""
+    frames: dict[str, list[tuple[str, str, int]]] = {}
     for path in CAMUS_MASKS.glob("*.png"):
         patient, view, phase = path.stem.split("_")
-        areas.setdefault(patient, {})[(view, phase)] = int((cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) == 1).sum())
-    same_view = [(a[(v, "ED")], a[(v, "ES")]) for a in areas.values() for v in ("2CH", "4CH")
-                 if (v, "ED") in a and (v, "ES") in a]
-    assert len(same_view) >= 5
-    assert all(ed > es for ed, es in same_view)
+        area = int((cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) == 1).sum())
+        frames.setdefault(patient, []).append((view, phase, area))
+    pairs = [(ed, es) for fs in frames.values() for ed in fs for es in fs if ed[1] == "ED" and es[1] == "ES"]
+    same_view = [(ed, es) for ed, es in pairs if ed[0] == es[0]]
+    assert len(same_view) >= 5 and len(pairs) >= 10
+    assert all(ed[2] > es[2] for ed, es in pairs)
