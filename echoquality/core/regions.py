@@ -138,8 +138,8 @@ _WALK_RESULT[MYO], _WALK_RESULT[INSIDE] = MYO, INSIDE
 def _direction(lv_contour: np.ndarray, atrium_contours: list[np.ndarray]) -> np.ndarray:
     """Unit vector (dy, dx) from the centroid of the LV outline to that of the atrium outlines
     (polygon moments; image down when degenerate)."""
-    m_lv = cv2.moments(lv_contour[:, None, :].astype(np.int32))
-    m_at = [cv2.moments(c[:, None, :].astype(np.int32)) for c in atrium_contours]
+    m_lv = cv2.moments(lv_contour)
+    m_at = [cv2.moments(c) for c in atrium_contours]
     area = sum(m["m00"] for m in m_at)
     if m_lv["m00"] <= 0 or area <= 0:
         return np.array([1.0, 0.0])
@@ -193,25 +193,23 @@ def _cut_straight(regions: np.ndarray, endo: np.ndarray, epi: np.ndarray, tangen
     """
     hh, ww = regions.shape
     cos_slant = math.cos(math.radians(MAX_CUT_SLANT_DEG))
-    for i, (p, q, t) in enumerate(zip(endo, epi, tangent)):
-        d = q - p
-        n, nt = float(np.hypot(*d)), float(np.hypot(*t))
-        if n < 1.0 or (nt > 1e-6 and abs(float(d @ t)) > n * nt * cos_slant):
+    for i, ((py, px), (qy, qx), (ty, tx)) in enumerate(zip(endo.tolist(), epi.tolist(), tangent.tolist())):
+        dy, dx = qy - py, qx - px
+        n, nt = math.hypot(dy, dx), math.hypot(ty, tx)
+        if n < 1.0 or abs(dy * ty + dx * tx) > n * nt * cos_slant:
             continue
-        centre, radius = (p + q) / 2, CUT_REACH * n / 2 + 1
-        y0, y1 = max(0, int(centre[0] - radius)), min(hh, int(centre[0] + radius) + 2)
-        x0, x1 = max(0, int(centre[1] - radius)), min(ww, int(centre[1] + radius) + 2)
+        cy, cx, radius = (py + qy) / 2, (px + qx) / 2, CUT_REACH * n / 2 + 1
+        y0, y1 = max(0, int(cy - radius)), min(hh, int(cy + radius) + 2)
+        x0, x1 = max(0, int(cx - radius)), min(ww, int(cx + radius) + 2)
         if y1 <= y0 or x1 <= x0:
             continue
-        box = regions[y0:y1, x0:x1]
         first, second = i + 1, i + 2
+        # The sign of the side `first` is on: that of the endocardial border behind the cut (-t).
+        sign = 1.0 if (dx * ty - dy * tx) >= 0 or nt == 0 else -1.0
+        box = regions[y0:y1, x0:x1]
         mine = (box == first) | (box == second)
-        # Which side of the line is `first`'s: the side the endocardial border behind the cut is on.
-        behind = -t if nt > 1e-6 else np.zeros(2)
-        sign_first = 1.0 if (behind[1] * d[0] - behind[0] * d[1]) >= 0 else -1.0
-        side = (np.arange(x0, x1) - p[1])[None, :] * (d[0] * sign_first) - \
-            (np.arange(y0, y1) - p[0])[:, None] * (d[1] * sign_first)
-        box[mine] = np.where(side[mine] >= 0, first, second).astype(np.uint8)
+        side = np.add.outer((np.arange(y0, y1) - py) * (-dx * sign), (np.arange(x0, x1) - px) * (dy * sign))
+        box[mine] = np.where(side[mine] >= 0, first, second)
 
 
 def _longest_false_run(flags: np.ndarray) -> np.ndarray:
