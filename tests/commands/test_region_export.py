@@ -10,9 +10,8 @@ import pytest
 
 from echoquality.commands.regions import read_label_map, regions_command, MaskError
 from echoquality.core.vocabulary import AO, LA, MYO, REGION_NAMES
+from tests.helpers import CAMUS
 from tests.core.test_regions import heart
-
-CAMUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "camus_subset"
 
 
 def rows(out: Path) -> list[dict]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -11,9 +10,8 @@ import pytest
 from echoquality.core.pixel_metrics import ALL_METRICS, MAPS_PATH, METRICS, TARGET_MEAN, TARGET_SD, histogram_match_gaussian, load_maps, metric_scores, metrics_from_histograms, regional_metrics
 from echoquality.core.regions import Regions, divide_myocardium
 from echoquality.core.vocabulary import LV, MYO, N_REGIONS
+from tests.helpers import CAMUS
 from tests.core.test_regions import heart
-
-CAMUS = Path(__file__).resolve().parents[2] / "shared" / "data" / "camus_subset"
 
 
 def hist(values) -> np.ndarray:
