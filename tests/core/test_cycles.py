@@ -162,6 +162,18 @@ def test_online_bridges_missing_frames_and_restarts_after_a_long_gap():
     assert_matches([f for f in found if f >= 340], [e for e in eds if e >= 340], 2, "online ED after the gap")
 
 
+@pytest.mark.parametrize("every", [3, 5])
+def test_online_when_the_analysis_keeps_only_some_frames(every):
+    """A busy live analysis drops frames to keep real time: every 3rd or 5th of a 60 frames/s source."""
+    fps = 60
+    area, eds, ess = area_curve(PERIODS * 2, fps)
+    area = noisy(area, 0.03, seed=every)
+    live, _ = online(area, fps, skip={i for i in range(len(area)) if i % every})
+    for kind, truth in ((ED, eds), (ES, ess)):
+        found = [p.frame for p in live if p.kind == kind and p.frame > fps]
+        assert_matches(found, [f for f in truth if f > fps], every, f"{kind} from every {every}th frame")
+
+
 def test_online_refuses_frames_out_of_order():
     det = OnlineCycleDetector(30)
     det.push(5, 100.0)
