@@ -14,7 +14,9 @@ found by the same steps offline (`find_phases`, the whole recording) and live
    noise, MIN_CHANGE x the median area). Offline the range is the whole segment's; live it is the
    last RANGE_WINDOW_S, and nothing is confirmed before WARMUP_S of signal.
 4. A flat top or trough is common (diastasis, isovolumic relaxation): each extreme is placed at
-   the centre of the frames within PLATEAU x h of it (at most PLATEAU_MAX_S either side).
+   the centre of the frames within PLATEAU x h of it (at most PLATEAU_MAX_S either side). Within
+   the smoothing half-width of a segment's end, where the average is one-sided, it is placed on
+   the raw extreme of the frames the average spans.
 5. An extreme at the very start or end of a segment (within EDGE_S) may lie outside the
    recording; it is kept only when its level is within EDGE_LEVEL x range of the other extremes
    of its kind (or, with none to compare, when the excursion to its neighbour is at least
@@ -159,6 +161,17 @@ def _place(smooth: np.ndarray, i: int, kind: str, tol: float, max_half: int) -> 
         b += 1
     return (a + b + 1) // 2
 
+
+def _at_end(raw: np.ndarray, j: int, kind: str, d: int) -> int:
+    """Near a segment's end the centred average is one-sided and pulls an extreme to the end: there
+    the extreme is the raw one among the frames that average spans (j ± d)."""
+    n = len(raw)
+    if d < j < n - 1 - d:
+        return j
+    a, b = max(0, j - d), min(n, j + d + 1)
+    window = raw[a:b]
+    return a + int(np.argmax(window) if kind == ED else np.argmin(window))
+
 def _edge_ok(phase: Phase, neighbour: Phase | None, interior: list[Phase], rng: float) -> bool:
     """Whether an extreme at a segment's edge is kept (module docstring, step 5)."""
     same = [p.area for p in interior if p.kind == phase.kind]
@@ -207,7 +220,7 @@ def _segment_phases(x: np.ndarray, fps: float, offset: int) -> list[Phase]:
     edge = _frames(EDGE_S, fps)
     phases = []
     for k, (i, kind) in enumerate(found):
-        j = _place(smooth, i, kind, PLATEAU * h, r)
+        j = _at_end(x, _place(smooth, i, kind, PLATEAU * h, r), kind, d)
         at_edge = i < edge or i >= len(x) - edge or (tail is not None and k == len(found) - 1)
         phases.append(Phase(int(offset + j), kind, float(smooth[j]), bool(at_edge)))
     interior = [p for p in phases if not p.edge]
@@ -354,6 +367,10 @@ class OnlineCycleDetector:
         tail = self.zig.pending()
         if tail is not None and self.n_smoothed >= _frames(MIN_SEGMENT_S, self.fps, 3):
             p = self._phase(tail, edge=True)
+            first = self.last_finite - len(self.smooth) + 1
+            raw = np.array([self.raw.get(k, np.nan) for k in range(first, self.last_finite + 1)])
+            j = _at_end(np.nan_to_num(raw, nan=float(np.nanmedian(raw))), p.frame - self.start - first, p.kind, self.d)
+            p = Phase(self.start + first + j, p.kind, p.area, True)
             rng = float(np.subtract(*np.percentile(np.asarray(self.smooth), [95, 5])))
             neighbour = self.recent[-1] if self.recent else None
             if _edge_ok(p, neighbour, list(self.recent), rng):
