@@ -240,6 +240,6 @@ class AnalysisWorker(QThread):
         """Result callback (worker thread): colour the regions and send the frame to the UI."""
         quality_image, centres = None, np.full((N_REGIONS, 2), np.nan)
         if result.error is None:
-            quality_image = colour_regions(result.frame.image, result.region_map, result.scores)
-            centres = region_centres(result.region_map)
+            quality_image = colour_regions(result.frame.image, result.at_frame_size(result.region_map), result.scores)
+            centres = region_centres(result.region_map, result.framing)
         self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at))

@@ -13,10 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 import fast  # noqa: F401  (FAST before anything that may load Qt)
 import numpy as np
 
-from echoquality.core.preprocess import network_input, network_spacing
+from echoquality.core.cleanup import clean_labels
+from echoquality.core.framing import network_view
 from echoquality.core.regions import divide_myocardium
 from echoquality.core.render import compose_split_screen
-from echoquality.core.sector import sector_mask
 from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
 from echoquality.sources import open_source
 from echoquality.streaming.graph import build
@@ -41,16 +41,16 @@ def main() -> None:
     times: dict[str, list[float]] = {k: [] for k in ("preprocess", "segmentation", "regions", "quality", "split")}
     for frame in frames:
         t0 = time.perf_counter()
-        image = network_input(frame.image)
-        sector = sector_mask(image)
+        view = network_view(frame.image, frame.spacing, framing=segmentation.framing)
+        image, sector = view.image, view.sector
         t1 = time.perf_counter()
-        labels = segmentation.predict(image[None, None].astype(np.float32))[0]
+        labels = clean_labels(segmentation.predict(image[None, None].astype(np.float32))[0], sector)
         t2 = time.perf_counter()
-        regions = divide_myocardium(labels, network_spacing(frame.image.shape, frame.spacing), sector)
+        regions = divide_myocardium(labels, view.framing.network_spacing, sector)
         t3 = time.perf_counter()
         scores = method(image, regions)
         t4 = time.perf_counter()
-        compose_split_screen(frame.image, regions.region_map, scores)
+        compose_split_screen(frame.image, view.framing.to_frame(regions.region_map), scores)
         t5 = time.perf_counter()
         for key, a, b in zip(times, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
             times[key].append((b - a) * 1e3)

@@ -2,45 +2,49 @@
 
     .venv/bin/python -m benchmarks.bench_quality_model [--model NAME] [--frames 200]
 
-Frames of the E95 demo loop, preprocessed like the app (network_input; regions from the segmentation model
+Frames of the E95 demo loop, framed like the app (framing.network_view; regions from the segmentation model
 when the quality model takes the region map); prints median and p95 ms per frame of the quality model alone.
 """
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-from echoquality.inference.backends import ModelError
-from echoquality.inference.registry import load_quality_model, load_segmentation_model
-from echoquality.core.preprocess import network_input
+from echoquality.core.cleanup import clean_labels
+from echoquality.core.framing import NetworkView, network_view
 from echoquality.core.quality import DEFAULT_QUALITY_MODEL
 from echoquality.core.regions import divide_myocardium
-from echoquality.core.sector import sector_mask
+from echoquality.inference.backends import ModelError
+from echoquality.inference.registry import load_quality_model, load_segmentation_model
+
+ROOT = Path(__file__).resolve().parents[1]
 
 DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"
 
 
-def frames(path: Path, n: int) -> list[np.ndarray]:
+def views(path: Path, n: int) -> list[NetworkView]:
+    """Network views of the first n frames of a loop."""
     cap, out = cv2.VideoCapture(str(path)), []
     while len(out) < n:
         ok, frame = cap.read()
         if not ok:
             break
-        out.append(network_input(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)))
+        out.append(network_view(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)))
     return out
 
 
-def region_maps(images: list[np.ndarray]) -> list[np.ndarray]:
+def region_maps(views: list[NetworkView]) -> list[np.ndarray]:
     """Region maps of the frames, as the app computes them before quality."""
     segmentation = load_segmentation_model(backend="onnxruntime-cpu")
-    return [divide_myocardium(segmentation.predict(im[None, None].astype(np.float32))[0], None, sector_mask(im),
-                              "a4c").region_map for im in images]
+    maps = []
+    for v in views:
+        labels = clean_labels(segmentation.predict(v.image[None, None].astype(np.float32))[0], v.sector)
+        maps.append(divide_myocardium(labels, v.framing.network_spacing, v.sector, "a4c").region_map)
+    return maps
 
 
 def time_backend(model, images: list[np.ndarray], maps: list[np.ndarray] | None, n: int) -> tuple[float, float]:
@@ -63,7 +67,8 @@ def time_backend(model, images: list[np.ndarray], maps: list[np.ndarray] | None,
 
 def time_model(model_name: str | Path, n: int = 200, backends: tuple[str, ...] = ("onnxruntime-cpu",)) -> dict:
     """{backend: (median, p95) ms} of a quality model on E95 frames."""
-    images = frames(DEMO_LOOP, 195)
+    framed = views(DEMO_LOOP, 195)
+    images = [v.image for v in framed]
     maps = None
     out = {}
     for backend in backends:
@@ -72,7 +77,7 @@ def time_model(model_name: str | Path, n: int = 200, backends: tuple[str, ...] =
         except ModelError:
             continue
         if model.uses_regions and maps is None:
-            maps = region_maps(images)
+            maps = region_maps(framed)
         out[model.backend] = time_backend(model, images, maps if model.uses_regions else None, n)
     return out
 

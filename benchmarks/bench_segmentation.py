@@ -23,7 +23,7 @@ import numpy as np
 
 from echoquality.inference.backends import ModelError, available_backends
 from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model
-from echoquality.core.preprocess import network_batch
+from echoquality.core.framing import network_batch
 from echoquality.sources.playback import open_source
 
 DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"

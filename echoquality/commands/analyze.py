@@ -157,9 +157,9 @@ class OutputFolder:
             self._recorder.add(result)
         frame = result.frame
         if self.masks is not None and result.labels is not None:
-            self.masks.write(self.stem, frame.index, result.labels, frame.image.shape[:2])
+            self.masks.write(self.stem, frame.index, result.at_frame_size(result.labels))
         if self.regions is not None and result.region_map is not None:
-            self.regions.write(self.stem, frame.index, result.region_map, frame.image.shape[:2])
+            self.regions.write(self.stem, frame.index, result.at_frame_size(result.region_map))
         if self._video is not None and result.split_screen is not None:
             if not self._video.started:
                 self.videos.append(self._video.path)

@@ -15,7 +15,6 @@ import numpy as np
 
 from echoquality.core.cycle_quality import MEASUREMENTS, CycleQuality, best_cycle, cycle_quality
 from echoquality.core.cycles import ED, ES, Cycle, OnlineCycleDetector, Phase
-from echoquality.core.preprocess import network_spacing
 from echoquality.core.records import FrameResult
 from echoquality.core.vocabulary import LV
 
@@ -25,8 +24,7 @@ RECENT_CYCLES = 30   # cycles kept (and explained) besides the best ones
 
 def label_spacing(result: FrameResult) -> tuple[float, float]:
     """(sy, sx) mm per pixel of a result's network-size label map (the one place that knows how)."""
-    size = result.labels.shape[0] if result.labels is not None else 256
-    return network_spacing(result.frame.image.shape[:2], result.frame.spacing, size)
+    return result.network_spacing
 
 
 def lv_area_mm2(result: FrameResult) -> float:

@@ -110,6 +110,13 @@ def framing_for(box: tuple[int, int, int, int], frame_shape: tuple[int, int], sp
     return Framing(tuple(frame_shape), box, placed, size, (height_mm / ph, width_mm / pw))
 
 
+def network_batch(images, spacing: tuple[float, float] | None = None, framing: str = "fan",
+                  size: int = NETWORK_SIZE) -> np.ndarray:
+    """(N, 1, size, size) float32 network inputs of frames (batch work: benchmarks, tests, training)."""
+    return np.stack([network_view(image, spacing, size, framing=framing).image for image in images])[:, None] \
+        .astype(np.float32)
+
+
 def whole_frame_framing(frame_shape: tuple[int, int], spacing: tuple[float, float], size: int = NETWORK_SIZE
                         ) -> Framing:
     """The whole frame stretched to size×size (aspect not kept): the paper's published models' contract."""

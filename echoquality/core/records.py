@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from echoquality.core.framing import Framing, whole_frame_framing
 from echoquality.core.vocabulary import N_REGIONS
 
 
@@ -35,6 +36,21 @@ class FrameResult:
     split_screen: np.ndarray | None = None     # (H, 2W, 3) RGB rendering, when the chain was asked for it
     error: str | None = None                   # why this frame could not be analysed
     entered_at: float = 0.0                    # time.perf_counter() when the frame entered the chain
+    framing: Framing | None = None             # where the network-size maps sit in the frame
+
+    @property
+    def network_spacing(self) -> tuple[float, float]:
+        """(sy, sx) mm per pixel of the network-size maps (labels, regions)."""
+        if self.framing is not None:
+            return self.framing.network_spacing
+        size = self.labels.shape[0] if self.labels is not None else 256
+        return whole_frame_framing(self.frame.image.shape[:2], self.frame.spacing, size).network_spacing
+
+    def at_frame_size(self, network_map: np.ndarray) -> np.ndarray:
+        """A network-size map (labels, regions) at the frame's size, through this frame's framing."""
+        shape = self.frame.image.shape[:2]
+        framing = self.framing or whole_frame_framing(shape, self.frame.spacing, network_map.shape[0])
+        return framing.to_frame(network_map)
 
     @property
     def global_score(self) -> float:

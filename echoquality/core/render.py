@@ -6,7 +6,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from echoquality.core.preprocess import to_frame_size
+from echoquality.core.framing import Framing
 from echoquality.core.vocabulary import N_REGIONS, QUALITY_CATEGORIES, quality_category
 
 # RGB colours of categories 1..5 (the paper's scale: red, orange, yellow, light green, dark green).
@@ -38,7 +38,7 @@ def colour_regions(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray
     """
     rgb = np.repeat(image[..., None], 3, axis=2)
     if region_map.shape != image.shape:
-        region_map = to_frame_size(region_map, image.shape)
+        raise ValueError(f"region map {region_map.shape} must be at the frame's size {image.shape}")
     flat_map = region_map.ravel()
     pixels = np.flatnonzero((flat_map >= 1) & (flat_map <= N_REGIONS))
     if pixels.size == 0:
@@ -91,8 +91,11 @@ def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.n
     return np.concatenate([left, right], axis=1)
 
 
-def region_centres(region_map: np.ndarray) -> np.ndarray:
-    """(8, 2) centre (x, y) of each region 1..8 as fractions of the map's width/height; NaN where absent."""
+def region_centres(region_map: np.ndarray, framing: Framing | None = None) -> np.ndarray:
+    """(8, 2) centre (x, y) of each region 1..8 as fractions of the frame's width/height; NaN where absent.
+
+    `framing`: where the (network-size) map sits in the frame; None: the map covers the whole frame.
+    """
     h, w = region_map.shape
     flat = region_map.ravel().astype(np.int64)
     flat = np.where(flat <= N_REGIONS, flat, 0)
@@ -103,4 +106,8 @@ def region_centres(region_map: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         centres = np.stack([sx / counts / w, sy / counts / h], axis=1)
     centres[counts == 0] = np.nan
-    return centres
+    if framing is None:
+        return centres
+    fh, fw = framing.frame_shape
+    yx = np.array([framing.point_to_frame((y * h - 0.5, x * w - 0.5)) for x, y in centres])
+    return np.stack([(yx[:, 1] + 0.5) / fw, (yx[:, 0] + 0.5) / fh], axis=1)

@@ -6,7 +6,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from echoquality.core.preprocess import to_frame_size
 
 
 class MapWriter:
@@ -16,7 +15,8 @@ class MapWriter:
         self.folder = Path(out_dir) / kind
         self.folder.mkdir(exist_ok=True)
 
-    def write(self, stem: str, index: int, label_map: np.ndarray, frame_shape: tuple[int, int]) -> Path:
+    def write(self, stem: str, index: int, frame_map: np.ndarray) -> Path:
+        """Write a map already at the frame's size (`FrameResult.at_frame_size`)."""
         path = self.folder / f"{stem}_{index:04d}.png"
-        cv2.imwrite(str(path), to_frame_size(label_map, frame_shape))
+        cv2.imwrite(str(path), frame_map)
         return path

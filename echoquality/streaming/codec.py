@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import fast
 import numpy as np
 
+from echoquality.core.framing import Framing
 from echoquality.core.records import Frame
 from echoquality.core.regions import Regions
 from echoquality.core.vocabulary import N_REGIONS
@@ -20,7 +21,7 @@ from echoquality.core.vocabulary import N_REGIONS
 # Frame-data keys.
 _INDEX, _TIME, _SOURCE, _SPACING, _SPACING_KNOWN, _TIMESTAMP = \
     "index", "time_s", "source", "spacing", "spacing_known", "timestamp"
-_ENTERED, _FRAME_SHAPE = "entered_at", "frame_shape"
+_ENTERED, _FRAMING = "entered_at", "framing"
 _VALID, _OUT_OF_SECTOR = "valid", "out_of_sector"
 _TIMING = "timing_ms:"     # + stage name
 _END_OF_STREAM, _FRAME_ERROR = "end_of_stream", "frame_error"
@@ -32,7 +33,6 @@ class FrameTag:
     index: int
     time_s: float
     spacing: tuple[float, float]
-    frame_shape: tuple[int, int] | None    # (H, W) of the source frame, once preprocessed
     timestamp: float | None
     entered_at: float
 
@@ -85,16 +85,26 @@ def frame_tag(image: "fast.Image") -> FrameTag:
     """The identity of the frame any image of the chain belongs to."""
     def get(key: str) -> str:
         return image.getFrameData(key) if image.hasFrameData(key) else ""
-    stamp, shape = get(_TIMESTAMP), get(_FRAME_SHAPE)
+    stamp = get(_TIMESTAMP)
     sy, sx = _floats(get(_SPACING)) or (float("nan"), float("nan"))
     return FrameTag(int(get(_INDEX) or -1), float(get(_TIME) or "nan"), (sy, sx),
-                    tuple(int(v) for v in shape.split()) if shape else None,
                     float(stamp) if stamp else None, float(get(_ENTERED) or 0.0))
 
 
-def set_frame_shape(image: "fast.Image", shape: tuple[int, int]) -> "fast.Image":
-    """Record the source frame's (H, W) on an image derived from it (the network input)."""
-    return _set(image, **{_FRAME_SHAPE: f"{shape[0]} {shape[1]}"})
+def set_framing(image: "fast.Image", framing: Framing) -> "fast.Image":
+    """Record where the network view sits in the source frame (on the network input and what derives from it)."""
+    values = (*framing.frame_shape, *framing.box, *framing.placed, framing.size)
+    return _set(image, **{_FRAMING: " ".join(str(int(v)) for v in values)
+                          + f" {framing.network_spacing[0]!r} {framing.network_spacing[1]!r}"})
+
+
+def framing_of(image: "fast.Image") -> Framing | None:
+    """The framing recorded by `set_framing` (None when the image carries none)."""
+    if not image.hasFrameData(_FRAMING):
+        return None
+    v = image.getFrameData(_FRAMING).split()
+    ints = [int(x) for x in v[:11]]
+    return Framing((ints[0], ints[1]), tuple(ints[2:6]), tuple(ints[6:10]), ints[10], (float(v[11]), float(v[12])))
 
 
 # --- regions and scores ---------------------------------------------------------------------------

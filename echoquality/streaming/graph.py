@@ -46,7 +46,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     `smoothing_s` smooths the scores over time (0: every frame on its own, as `analyze` reports them).
     """
     source = FrameStreamer.create(frames, newest_frame_only, max_in_flight)
-    pre = Preprocess.create()
+    pre = Preprocess.create(getattr(segmentation, "framing", "fan"))
     segment = Segment.create(segmentation)
     divide = DivideMyocardium.create(view)
     score = RegionalQuality.create(method, method_name, smoothing_s)
@@ -54,7 +54,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     results = Results.create(on_result, method_name, view, split_screen, source)
 
     flow(source, pre, ("frame", "frame"))
-    flow(pre, segment, ("image", "image"))
+    flow(pre, segment, ("image", "image"), ("sector", "sector"))
     flow(segment, divide, ("labels", "labels"))
     flow(pre, divide, ("sector", "sector"))
     flow(pre, score, ("image", "image"), ("sector", "sector"))

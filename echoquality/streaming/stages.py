@@ -9,7 +9,8 @@ from typing import Callable
 
 import numpy as np
 
-from echoquality.core.preprocess import NETWORK_SIZE, network_input, network_spacing, sector_at_network_size
+from echoquality.core.cleanup import clean_labels
+from echoquality.core.framing import NETWORK_SIZE, network_view
 from echoquality.core.quality import QualityMethod, smooth_scores
 from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
@@ -23,38 +24,43 @@ log = logging.getLogger(__name__)
 
 
 class Preprocess(Stage):
-    """frame → image (network input), sector (mask at network size), frame (passed on).
+    """frame → image (the network view: canonical framing of the fan), sector (the fan at network size), frame.
 
-    Later stages take the frame from here rather than from the source, so that every stage
-    sees the same frames even when the source drops frames (newest-frame-only streaming).
+    The framing travels in the frame data of the image and sector (`codec.set_framing`), so results
+    map back to the frame. Later stages take the frame from here rather than from the source, so
+    that every stage sees the same frames even when the source drops frames (newest-frame-only).
+    `framing` is the segmentation model's ("fan" for this project's models, "frame" for the paper's).
     """
 
     inputs = ("frame",)
     outputs = ("image", "sector", "frame")
 
-    def __init__(self, size: int = NETWORK_SIZE):
+    def __init__(self, framing: str = "fan", size: int = NETWORK_SIZE):
         super().__init__()
-        self.size = size
+        self.framing, self.size = framing, size
+        self._box: tuple[int, int, int, int] | None = None   # the last frame's box: steady framing over a loop
 
     def process(self, frame):
-        pixels = to_numpy(frame)
-        image = network_input(pixels, self.size)
-        sector = sector_at_network_size(image).astype(np.uint8)
-        return (codec.set_frame_shape(to_fast(image, frame), pixels.shape[:2]), to_fast(sector, frame), frame)
+        view = network_view(to_numpy(frame), codec.frame_tag(frame).spacing, self.size, self._box, self.framing)
+        self._box = view.framing.box
+        image = codec.set_framing(to_fast(view.image, frame), view.framing)
+        sector = codec.set_framing(to_fast(view.sector.astype(np.uint8), frame), view.framing)
+        return (image, sector, frame)
 
 
 class Segment(Stage):
-    """image → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO)."""
+    """image, sector → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO), one plausible component each, inside the fan."""
 
-    inputs = ("image",)
+    inputs = ("image", "sector")
     outputs = ("labels",)
 
     def __init__(self, model: SegmentationModel):
         super().__init__()
         self.model = model
 
-    def process(self, image):
-        return (to_fast(segment(self.model, to_numpy(image)), image),)
+    def process(self, image, sector):
+        labels = clean_labels(segment(self.model, to_numpy(image)), to_numpy(sector) > 0)
+        return (to_fast(labels, image),)
 
 
 class DivideMyocardium(Stage):
@@ -70,8 +76,7 @@ class DivideMyocardium(Stage):
 
     def process(self, labels, sector):
         label_map = to_numpy(labels)
-        tag = codec.frame_tag(labels)
-        spacing = network_spacing(tag.frame_shape, tag.spacing, label_map.shape[0])
+        spacing = codec.framing_of(labels).network_spacing
         regions = divide_myocardium(label_map, spacing, to_numpy(sector).astype(bool), self.view,
                                     self.previous, self.smoothing)
         self.previous = regions.landmarks
@@ -116,7 +121,8 @@ class SplitScreen(Stage):
         self.title = title
 
     def process(self, frame, regions, scores):
-        composed = compose_split_screen(to_numpy(frame), to_numpy(regions), codec.scores_from_fast(scores), self.title)
+        region_map = codec.framing_of(regions).to_frame(to_numpy(regions).astype(np.uint8))
+        composed = compose_split_screen(to_numpy(frame), region_map, codec.scores_from_fast(scores), self.title)
         return (to_fast(composed, frame),)
 
 
@@ -165,4 +171,5 @@ class Results(Stage):
                            scores=codec.scores_from_fast(images["scores"]), method=self.method, view=self.view,
                            valid=codec.valid_from_fast(images["regions"]),
                            split_screen=None if split is None else to_numpy(split).copy(),
-                           timings_ms=spent, entered_at=tag.entered_at)
+                           timings_ms=spent, entered_at=tag.entered_at,
+                           framing=codec.framing_of(images["labels"]))

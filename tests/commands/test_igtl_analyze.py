@@ -75,9 +75,9 @@ def test_analyze_live_survives_a_scanner_restart(tmp_path, tiny_models, scanner)
     scanner.start()
     csv_path = tmp_path / "results.csv"
     url = f"igtl://127.0.0.1:{scanner.port}"
-    # --timeout must outlast the outage: 1 s away, the scanner child's start (2-3 s on a loaded 2-core
+    # --timeout must outlast the outage: 1 s away, the scanner child's start (seconds on a loaded 2-core
     # machine) and up to 1 s of reconnect backoff.
-    proc = subprocess.Popen(analyze_cmd(url, tmp_path, tiny_models, "--timeout", "8"), cwd=ROOT,
+    proc = subprocess.Popen(analyze_cmd(url, tmp_path, tiny_models, "--timeout", "30"), cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert wait_until(lambda: len(rows(csv_path)) >= 3, 240, step=0.2), "no results before the outage"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from echoquality.core.framing import framing_for
 from echoquality.core.render import CATEGORY_COLOURS, INVALID_COLOUR, colour_regions, compose_split_screen, \
     region_centres, region_colours
 
@@ -35,12 +36,11 @@ def test_split_screen_has_bmode_left_and_coloured_regions_right():
     assert (hatched == 100).all(axis=2).any() and (hatched != 100).any(axis=2).any()  # invalid: hatched grey
 
 
-def test_region_map_at_network_size_is_resized_to_the_frame():
+def test_region_map_must_be_at_the_frame_size():
     regions = np.zeros((32, 32), np.uint8)
     regions[:16] = 2
-    out = colour_regions(np.zeros((64, 100), np.uint8), regions, np.full(8, 4.0))
-    assert out.shape == (64, 100, 3)
-    assert out[10, 50].any() and not out[50, 50].any()
+    with pytest.raises(ValueError, match="frame's size"):
+        colour_regions(np.zeros((64, 100), np.uint8), regions, np.full(8, 4.0))
 
 
 def test_region_centres_are_fractions_and_nan_when_absent():
@@ -49,3 +49,9 @@ def test_region_centres_are_fractions_and_nan_when_absent():
     centres = region_centres(region_map)
     assert centres[0] == pytest.approx([10 / 200, 15 / 100])
     assert np.isnan(centres[1:]).all()
+    # Through a framing: a 256x256 network map of a 400x200 frame whose right half was framed.
+    net = np.zeros((256, 256), np.uint8)
+    net[0:64, 96:128] = 1                       # top-left of the placed box (rows 0..256, columns 96..160)
+    framing = framing_for((0, 100, 400, 200), (400, 200), (1.0, 1.0))
+    centres = region_centres(net, framing)
+    assert centres[0] == pytest.approx([(100 + 25) / 200, 50 / 400], abs=0.01)

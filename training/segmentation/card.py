@@ -68,11 +68,11 @@ def render(folder: Path) -> str:
         "Not measured yet: run `benchmarks/bench_segmentation.py`."
     exploration = EXPLORATION_FILE.read_text() if EXPLORATION_FILE.is_file() else ""
     real_file = folder / "real_frames.json"
-    real_text = (_real_frame_rows(json.loads(real_file.read_text())) + "\n\nMeasured with `benchmarks/real_frame_check.py "
+    real_text = (_real_frame_rows(json.loads(real_file.read_text())) + "\n\nMeasured with `python -m training.segmentation.real_frames "
                  f"--model {run['name']} --json models/{run['name']}/real_frames.json` (montages in `docs/real_frames_*_"
                  f"{run['name']}.png`). The E95 MP4 stores no pixel spacing: the app's default (frame height = 160 mm) "
                  "applies, so its millimetres are approximate; the echotk NIfTI stores 0.4 mm.") \
-        if real_file.is_file() else "Not measured yet: run `benchmarks/real_frame_check.py`."
+        if real_file.is_file() else "Not measured yet: run `python -m training.segmentation.real_frames`."
     return f"""# {run['name']}: LV / MYO / LA segmentation of apical echo views
 
 Default segmentation model of the app. A compact U-Net (depthwise-separable convolutions, stride-2 stem,
@@ -136,8 +136,8 @@ additive noise. Validation frames take the app's path untouched: framing, networ
   the full CAMUS set; the errors are mostly the myocardium's thickness and the LV/MYO border at end-systole.
 - Apical two- and four-chamber views only; no aorta class (apical long-axis views need the paper's model).
 - CAMUS comes from one scanner family (GE Vivid E95) and one hospital; other scanners, presets and probe
-  frequencies may segment worse. The E95 demo loop has no labels: its check (one LV, MYO and LA component in
-  most frames, `tests/test_segmentation_e95.py`; `docs/segmentation_e95_montage.png`) is qualitative.
+  frequencies may segment worse. The real loops have no labels: their check (above; `tests/inference/test_segmentation_e95.py`)
+  measures plausibility (one structure each, wall thickness, regions, steadiness), not accuracy.
 """
 
 

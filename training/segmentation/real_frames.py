@@ -1,6 +1,6 @@
 """Real-frame check of the segmentation: how it holds on real loops that have no labels.
 
-    .venv/bin/python benchmarks/real_frame_check.py [LOOP ...] [--model NAME] [--framing fan|frame]
+    .venv/bin/python -m training.segmentation.real_frames [LOOP ...] [--model NAME] [--framing fan|frame]
         [--montage-dir docs] [--json OUT]
 
 Per loop (default: the bundled E95 loop and ../shared/data/loops/echotk_a4c.nii.gz), through the
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_LOOPS = [ROOT / "data" / "samples" / "e95_a4c.mp4", ROOT.parent / "shared" / "data" / "loops" / "echotk_a4c.nii.gz"]
 REGION_COLOURS = np.array([(0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
                            (145, 30, 180), (70, 240, 240), (240, 50, 230)], np.uint8)
-log = logging.getLogger("real_frame_check")
+log = logging.getLogger("real_frames")
 
 
 def components_inside(mask: np.ndarray) -> int:
@@ -70,7 +70,7 @@ def overlay(image: np.ndarray, labels: np.ndarray, region_map: np.ndarray) -> np
     return tile
 
 
-def check_loop(path: Path, model, framing: str, montage_dir: Path | None, view: str = "a4c") -> dict:
+def check_loop(path: Path, model, framing: str = "fan", montage_dir: Path | None = None, view: str = "a4c") -> dict:
     """The real-frame numbers of one loop (see the module docstring)."""
     source = open_source(str(path))
     one_each, outside, present, six, eight, thickness, f2f, tiles = [], [], [], [], [], [], [], []
