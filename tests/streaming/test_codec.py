@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from echoquality.core.framing import framing_for
 from echoquality.core.records import Frame
 from echoquality.core.regions import divide_myocardium
 from echoquality.core.vocabulary import N_REGIONS
@@ -13,10 +14,11 @@ from tests.core.test_regions import heart
 def test_frame_identity_survives_derived_images():
     frame = Frame(np.arange(12 * 16, dtype=np.uint8).reshape(12, 16), 7, 0.25, (0.3, 0.2), "loop.mp4", False, 1000.5)
     image = codec.frame_to_fast(frame, entered_at=12.5)
-    derived = codec.set_frame_shape(codec.to_fast(np.zeros((4, 4), np.uint8), image), (12, 16))
+    framing = framing_for((2, 3, 10, 15), (12, 16), (0.3, 0.2))
+    derived = codec.set_framing(codec.to_fast(np.zeros((4, 4), np.uint8), image), framing)
     tag = codec.frame_tag(derived)
-    assert (tag.index, tag.time_s, tag.spacing, tag.frame_shape, tag.timestamp, tag.entered_at) == \
-        (7, 0.25, (0.3, 0.2), (12, 16), 1000.5, 12.5)
+    assert (tag.index, tag.time_s, tag.spacing, tag.timestamp, tag.entered_at) == (7, 0.25, (0.3, 0.2), 1000.5, 12.5)
+    assert codec.framing_of(derived) == framing and codec.framing_of(image) is None
     back = codec.fast_to_frame(image)
     assert np.array_equal(back.image, frame.image) and back.source == "loop.mp4" and back.spacing_known is False
 
