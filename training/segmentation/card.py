@@ -106,7 +106,7 @@ two- or four-chamber B-mode frame as background, left-ventricular cavity (LV), m
 
 ## Training
 `{run.get('command', '.venv/bin/python -m training.segmentation.train --data ../shared/data/camus_subset --out models/' + run['name'])}`
-(seeded; PyTorch CPU, {run['epochs']} epochs, batch {run['batch']}, AdamW lr {run['lr']} with warm-up and cosine decay,
+(seeded; PyTorch CPU, {run.get('stop_after', run['epochs'])} epochs of a {run['epochs']}-epoch schedule, batch {run['batch']}, AdamW lr {run['lr']} with warm-up and cosine decay,
 weight decay {run['weight_decay']}, cross-entropy + soft Dice, exported weights are an exponential moving average
 (decay {run['ema']}); {run['train_minutes']:.0f} min on 2 CPU cores). Widths {run['widths']}, encoder depths {run['depths']}.
 

@@ -52,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=30)
+    p.add_argument("--stop-after", type=int, default=0,
+                   help="end training after this many epochs of the --epochs schedule (0: the whole schedule)")
     p.add_argument("--export-only", action="store_true",
                    help="skip training: re-export and re-validate the weights in --checkpoint")
     p.add_argument("--checkpoint", default="", help="where to keep the PyTorch weights (default: training/runs/NAME.pt)")
@@ -138,7 +140,7 @@ def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], v
     steps_per_epoch = len(train_set) // args.batch
     total = steps_per_epoch * args.epochs
     step, history, started = 0, [], time.time()
-    for epoch in range(args.epochs):
+    for epoch in range(args.stop_after or args.epochs):
         model.train()
         losses = []
         for images, labels in batches(train_set, args.batch, rng, cfg):
@@ -158,7 +160,7 @@ def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], v
             losses.append(loss.item())
             step += 1
         record = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "minutes": (time.time() - started) / 60}
-        if val_set and ((epoch + 1) % args.eval_every == 0 or epoch + 1 == args.epochs):
+        if val_set and ((epoch + 1) % args.eval_every == 0 or epoch + 1 in (args.epochs, args.stop_after)):
             record["val"] = evaluate(ema, val_set)["as_is"]
             save_checkpoint(ema, args, checkpoint)
             log.info("epoch %d loss %.4f val %s (%.1f min)", epoch + 1, record["loss"], summary(record["val"]),
@@ -196,7 +198,8 @@ def train(args: argparse.Namespace) -> dict:
         ema.load_state_dict(saved["state_dict"])
         previous = json.loads((out / "training.json").read_text()) if (out / "training.json").is_file() else {}
         history, train_minutes = previous.get("history", []), previous.get("train_minutes", 0.0)
-        command = previous.get("command", "")
+        command = previous.get("command") or "python -m training.segmentation.train " + " ".join(
+            a for a in sys.argv[1:] if a != "--export-only")
         args.epochs = previous.get("epochs", args.epochs)
     else:
         history = fit(model, ema, [source_of(s.image, s.mask) for s in train_set], val_set, args, checkpoint)
@@ -206,7 +209,8 @@ def train(args: argparse.Namespace) -> dict:
     exported = MirrorAveraged(ema) if args.tta else ema
     export_onnx(exported, out / "model.onnx", metadata={"framing": "fan"})
     run = {
-        "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs, "batch": args.batch,
+        "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs,
+        "stop_after": args.stop_after or args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
         "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "parameters": count_parameters(model),
         "command": command,
