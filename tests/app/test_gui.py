@@ -12,7 +12,7 @@ from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtGui import QImage
 
 from tests.helpers import DEMO_LOOP
-from tests.onnx_models import constant_quality
+from tests.onnx_models import constant_quality, heart_segmentation
 
 from app import analysis_worker as aw
 from app.anatomy import region_label, region_labels, wall_names
@@ -20,7 +20,6 @@ from app.main_window import MainWindow, normalise_scanner_address
 from app.quality_strip import QualityHistory
 from app.stream_stats import StreamStats
 from echoquality.core.vocabulary import N_REGIONS
-from echoquality.inference.registry import DEFAULT_SEGMENTATION
 from echoquality.outputs.recording import recording_source
 from echoquality.outputs.results_csv import CSV_COLUMNS
 from echoquality.sources.files import read_recording
@@ -30,10 +29,11 @@ WAIT_MS = 60_000   # generous bounds: the whole suite runs on 2 cores
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> tuple[str, str]:
-    """The real default segmentation model (anatomy the clean-up keeps) and a constant quality model."""
+    """A fixed plausible heart (survives the anatomical clean-up) and a constant quality model."""
     folder = tmp_path_factory.mktemp("gui_models")
+    heart_segmentation(folder / "seg" / "model.onnx")
     constant_quality(folder / "quality" / "model.onnx")
-    return DEFAULT_SEGMENTATION, str(folder / "quality")
+    return str(folder / "seg"), str(folder / "quality")
 
 
 @pytest.fixture
