@@ -1,14 +1,19 @@
 """Best cardiac cycle so far per measurement (EF, GLS, MAPSE): a thumbnail of its ED frame (click:
-replay the cycle), an approval badge per region, and the one-sentence reason."""
+replay the cycle), an approval badge per region, the one-sentence reason, and for EF, only where it
+is feasible, the single-plane EF of that cycle (research use only)."""
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 from PyQt6.QtCore import QRectF, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QPainter
 from PyQt6.QtWidgets import QDialog, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from echoquality.core.cycle_quality import APPROVED, BORDERLINE, MEASUREMENTS, explain, region_words
+from echoquality.core.cycle_quality import APPROVED, BORDERLINE, MEASUREMENTS, CycleQuality, explain, region_words
 from echoquality.core.cycle_tracker import CycleTracker
+from echoquality.core.ejection_fraction import ejection_fraction, volume_ml
 from echoquality.core.vocabulary import WALLS
 
 from .image_panel import ImagePanel, to_qimage
@@ -16,6 +21,24 @@ from .image_panel import ImagePanel, to_qimage
 STATUS_COLOURS = {APPROVED: QColor(60, 170, 80), BORDERLINE: QColor(235, 175, 30)}
 REJECTED_COLOUR = QColor(215, 60, 50)
 THUMB_W, THUMB_H = 112, 84
+
+
+@dataclass
+class CycleFrame:
+    """What the window keeps of a frame for the cycle panel (the tracker's payload)."""
+    index: int
+    image: np.ndarray                   # a small picture, to show and replay
+    labels: np.ndarray | None           # the segmentation at network size, for the EF
+    spacing: tuple[float, float]        # its mm per pixel
+
+
+def cycle_ef(quality: CycleQuality, frames: list[CycleFrame]) -> float:
+    """Single-plane EF (percent) of a cycle from its ED and ES segmentations; NaN when not kept."""
+    by_index = {f.index: f for f in frames if f.labels is not None}
+    ed, es = by_index.get(quality.cycle.ed_frame), by_index.get(quality.cycle.es_frame)
+    if ed is None or es is None:
+        return math.nan
+    return ejection_fraction(volume_ml(ed.labels, ed.spacing), volume_ml(es.labels, es.spacing))
 
 
 class Thumbnail(QWidget):
@@ -85,6 +108,7 @@ class MeasurementCard(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(3)
         self.title = QLabel(measurement)
+        self.value = QLabel("")            # EF only: its value where feasible (research use)
         self.thumbnail = Thumbnail()
         self.badges = Badges(len(MEASUREMENTS[measurement].regions))
         self.reason = QLabel("")
@@ -93,7 +117,9 @@ class MeasurementCard(QWidget):
         small.setPixelSize(11)
         self.reason.setFont(small)
         self.title.setFont(small)
-        for w in (self.title, self.thumbnail, self.badges, self.reason):
+        self.value.setFont(small)
+        self.value.setToolTip("Single-plane method of disks on the research segmentation: not for clinical use")
+        for w in (self.title, self.value, self.thumbnail, self.badges, self.reason):
             layout.addWidget(w)
         layout.addStretch(1)
         self.setFixedWidth(170)
@@ -130,6 +156,7 @@ class CyclePanel(QWidget):
         for m, card in self.cards.items():
             card.title.setText(f"{m}: no cycle yet")
             card.thumbnail.set_image(None)
+            card.value.setText("")
             card.badges.set_statuses([None] * len(MEASUREMENTS[m].regions), [names[r] for r in MEASUREMENTS[m].regions])
             card.reason.setText("")
 
@@ -143,10 +170,13 @@ class CyclePanel(QWidget):
             c = best.cycle
             rate = f", {c.heart_rate_bpm:.0f} bpm" if np.isfinite(c.heart_rate_bpm) else ""
             card.title.setText(f"{m}: best cycle {c.index + 1}{rate}")
-            frames = tracker.best_payloads.get(m) or []
-            self.frames[m] = frames
+            kept: list[CycleFrame] = tracker.best_payloads.get(m) or []
+            self.frames[m] = [f.image for f in kept]
             self.titles[m] = f"{m}: best cycle {c.index + 1} (frames {c.start}-{c.end}{rate})"
-            card.thumbnail.set_image(frames[0] if frames else None)     # the cycle starts at its ED
+            card.thumbnail.set_image(self.frames[m][0] if kept else None)     # the cycle starts at its ED
+            if m == "EF":
+                ef = cycle_ef(best, kept) if best.approvals[m].feasible else math.nan
+                card.value.setText(f"EF {ef:.0f} % (research use only)" if math.isfinite(ef) else "")
             card.badges.set_statuses(list(best.approvals[m].status), [names[r] for r in MEASUREMENTS[m].regions])
             card.reason.setText(explain(list(tracker.cycles), m, WALLS[self.view]))
 

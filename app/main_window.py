@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, Q
                              QMainWindow, QMessageBox, QSizePolicy, QToolBar, QToolButton, QVBoxLayout,
                              QWidget)
 
-from echoquality.core.cycle_tracker import CycleTracker, lv_area_mm2
+from echoquality.core.cycle_tracker import CycleTracker, label_spacing, lv_area_mm2
 from echoquality.core.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
 from echoquality.core.vocabulary import VIEWS
 from echoquality.outputs.recording import Recorder, is_recording, new_recording_folder, recording_fps, recording_source
@@ -28,7 +28,7 @@ from echoquality.sources.base import scanner_source
 
 from . import analysis_worker as aw
 from .anatomy import VIEW_SHORT, VIEW_TITLES, wall_names
-from .cycle_panel import CyclePanel, CycleReplay
+from .cycle_panel import CycleFrame, CyclePanel, CycleReplay
 from .icons import make_icon
 from .image_panel import ImagePanel, Marker
 from .quality_colours import format_score, score_colour
@@ -534,7 +534,9 @@ class MainWindow(QMainWindow):
         thumb = cv2.resize(image, (REPLAY_WIDTH, max(1, round(h * REPLAY_WIDTH / w))), interpolation=cv2.INTER_AREA)
         tracker = self.cycle_tracker
         completed = tracker.n_cycles
-        marks = tracker.push(frame.index, frame.time_s, lv_area_mm2(analysed.result), analysed.result.scores, thumb)
+        result = analysed.result
+        kept = CycleFrame(frame.index, thumb, result.labels, label_spacing(result))
+        marks = tracker.push(frame.index, frame.time_s, lv_area_mm2(result), result.scores, kept)
         for mark in marks:
             self.strip.add_mark(tracker.time_of(mark.frame), mark.kind)
         if tracker.n_cycles != completed:

@@ -7,7 +7,7 @@ import pytest
 from PyQt6.QtCore import QSettings, Qt
 
 from app import analysis_worker as aw
-from app.cycle_panel import STATUS_COLOURS, CyclePanel, CycleReplay
+from app.cycle_panel import STATUS_COLOURS, CycleFrame, CyclePanel, CycleReplay
 from app.main_window import MainWindow
 from app.quality_strip import MARK_COLOURS, QualityStrip
 from echoquality.core.cycle_quality import APPROVED, REJECTED
@@ -64,6 +64,11 @@ def test_window_marks_cycles_and_keeps_the_best_per_measurement(qtbot, window):
     assert ef.badges.statuses == [APPROVED] * 6
     assert ef.thumbnail.image is not None and ef.thumbnail.image.shape[1] == 192
     assert "anterolateral wall poor in 1 of" in ef.reason.text()
+    # single-plane EF of that cycle: half ellipsoids (length, radius) ED (80, 23), ES (60, 15) mm
+    truth = 100 * (1 - 60 * 15 ** 2 / (80 * 23 ** 2))
+    text = ef.value.text()
+    assert text.endswith("% (research use only)") and abs(float(text.split()[1]) - truth) <= 4, text
+    assert window.cycle_panel.cards["GLS"].value.text() == ""
     with qtbot.waitSignal(window.cycle_panel.replay_requested, timeout=2000) as signal:
         qtbot.mouseClick(ef.thumbnail, Qt.MouseButton.LeftButton)
     assert signal.args == ["EF"]
@@ -84,6 +89,16 @@ def test_a_new_source_clears_the_cycles(window):
     assert window.cycle_panel.cards["MAPSE"].title.text() == "MAPSE: no cycle yet"
 
 
+def test_ef_not_shown_where_not_feasible(window):
+    window.source_fps = FPS
+    for analysed in analysed_frames():
+        analysed.result.scores[3:6] = 1.5                       # the anterolateral wall poor throughout
+        window._update_cycles(analysed)
+    card = window.cycle_panel.cards["EF"]
+    assert card.title.text().startswith("EF: best cycle") and card.value.text() == ""
+    assert card.reason.text().startswith("EF: not feasible, anterolateral wall poor")
+
+
 def test_badges_show_rejected_regions(qtbot):
     panel = CyclePanel()
     qtbot.addWidget(panel)
@@ -91,7 +106,8 @@ def test_badges_show_rejected_regions(qtbot):
     for analysed in analysed_frames():
         scores = analysed.result.scores.copy()
         scores[7] = np.nan                                      # right annulus never found
-        tracker.push(analysed.frame.index, analysed.frame.time_s, lv_area_mm2(analysed.result), scores, None)
+        tracker.push(analysed.frame.index, analysed.frame.time_s, lv_area_mm2(analysed.result), scores,
+                     CycleFrame(analysed.frame.index, analysed.frame.image, None, (1.0, 1.0)))
     panel.update_from(tracker)
     card = panel.cards["MAPSE"]
     assert card.badges.statuses == [APPROVED, REJECTED]
