@@ -13,7 +13,8 @@ from typing import Iterator
 import numpy as np
 
 from echoquality.sources.base import SourceError
-from echoquality.sources.files import RawFrame, Recording, to_grayscale_uint8
+from echoquality.sources.files import RawFrame, Recording, error_reason, to_grayscale_uint8
+from echoquality.sources.limits import check_frame_size
 
 # Refuse headers that claim more voxels than this before reading anything (1 GiB of float32).
 MAX_VOXELS = 2 ** 28
@@ -45,12 +46,12 @@ def read_nifti(path: Path) -> Recording:
         image = nibabel.load(str(path))
         shape = tuple(int(d) for d in image.shape)
     except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SourceError(f"{path}: not a readable NIfTI file ({reason})") from None
+        raise SourceError(f"{path}: not a readable NIfTI file ({error_reason(error)})") from None
     dims = [d for d in shape[2:] if d != 1]
     if len(shape) < 2 or len(dims) > 1 or min(shape[:2]) < 2:
         raise SourceError(f"{path}: NIfTI shape {shape} is not a 2-D frame or a 2-D+t loop")
     n = dims[0] if dims else 1
+    check_frame_size(str(path), shape[1], shape[0])
     if shape[0] * shape[1] * n > MAX_VOXELS:
         raise SourceError(f"{path}: NIfTI of {shape} voxels is larger than the {MAX_VOXELS} voxels allowed")
     zooms = image.header.get_zooms()
@@ -63,8 +64,7 @@ def read_nifti(path: Path) -> Recording:
         try:
             volume = np.asarray(data).reshape(shape[0], shape[1], n)
         except Exception as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise SourceError(f"{path}: NIfTI data cannot be read ({reason})") from None
+            raise SourceError(f"{path}: NIfTI data cannot be read ({error_reason(error)})") from None
         top = float(np.nanmax(volume)) if volume.size else 0.0
         scale = 255.0 / top if top > 255.0 else 1.0
         for t in range(n):
