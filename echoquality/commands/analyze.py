@@ -1,17 +1,18 @@
 """Headless analysis: run the chain over inputs and write results.csv, cycles.csv, per-input summaries
 and quality-trace pictures, masks, region maps and videos.
 
-Rows are written and flushed as frames finish, so a failure later in a source, or in another
-source, never loses results already computed.
+Rows are written whole as frames finish, so a failure later in a source, or in another source,
+never loses results already computed. Exit status: 0 all inputs analysed; 1 an input (or its video)
+failed, the others were analysed; 2 bad arguments, models or output folder; 3 an output could not be
+written (disk full): the run stopped, rows already written are whole; 128 + the signal when
+stopped by SIGINT (130), SIGTERM (143) or SIGHUP (129).
 """
 from __future__ import annotations
 
 import itertools
 import json
 import logging
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,9 +26,11 @@ from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentati
 from echoquality.outputs.cycle_plot import write_plot
 from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, SourceCycles, biplane_summary, write_summary
 from echoquality.outputs.masks import MapWriter
-from echoquality.outputs.results_csv import ResultsCsv, score_cell
-from echoquality.outputs.video import VideoWriter
+from echoquality.outputs.results_csv import OutputError, ResultsCsv, output_error, score_cell
+from echoquality.outputs.video import VideoError, VideoWriter
 from echoquality.sources import SourceError, is_live, open_source, source_stem
+from echoquality.sources.files import error_reason
+from echoquality.commands.stop import StopRequest
 from echoquality.streaming.graph import build
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,7 @@ class SourceSummary:
     score_sums: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS))
     score_counts: np.ndarray = field(default_factory=lambda: np.zeros(N_REGIONS, int))
     error: str | None = None
+    notes: list[str] = field(default_factory=list)    # outputs of this input that went wrong or were adapted
     stream: str = ""  # live sources: frames received/dropped/corrupt, reconnects, latency
     cycles: list[str] = field(default_factory=list)   # one sentence per measurement
 
@@ -94,40 +98,6 @@ class Progress:
             sys.stderr.write("\n")
 
 
-class StopRequest:
-    """Ctrl-C ends the analysis cleanly: frames in progress finish and files are closed; twice aborts."""
-
-    def __init__(self):
-        self.requested = False
-        self.source = None
-        self._previous = None
-
-    def __enter__(self) -> "StopRequest":
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        sys.stderr.write("\nstopping after the frames in progress (Ctrl-C again to abort)\n")
-        close = getattr(self.source, "close", None)
-        if close is not None:
-            close()
-
-    def frames(self, stream):
-        """`stream` until a stop is requested."""
-        for frame in stream:
-            if self.requested:
-                return
-            yield frame
-
-
 class OutputFolder:
     """The output contract of `analyze` in one folder: results.csv, cycles.csv, <stem>_summary.json,
     <stem>_cycles.png, masks/, regions/, <stem>_split.mp4."""
@@ -145,31 +115,67 @@ class OutputFolder:
         self.regions = MapWriter(out_dir, "regions") if settings.save_regions else None
         self._video: VideoWriter | None = None
         self.videos: list[Path] = []
+        self.stems: set[str] = set()
+        self.stem = ""
+        self.notes: list[str] = []          # of the current input: outputs that went wrong or were adapted
+        self.error: OutputError | None = None   # an output that cannot be written (disk full): the run stops
+
+    def unique_stem(self, spec: str) -> str:
+        """The input's file stem, numbered (_2, _3...) when an earlier input of this run had the same one."""
+        stem, n = source_stem(spec) or "input", 1
+        while (stem if n == 1 else f"{stem}_{n}") in self.stems:
+            n += 1
+        stem = stem if n == 1 else f"{stem}_{n}"
+        self.stems.add(stem)
+        return stem
 
     def start_source(self, spec: str, fps: float, view: str) -> None:
-        self.stem = source_stem(spec)
+        self.stem = self.unique_stem(spec)
+        self.notes = []
+        if self.stem != source_stem(spec):
+            self.notes.append(f"outputs named {self.stem}_* (an earlier input has the same name)")
         self._recorder = CycleRecorder(spec, view, fps)
         self._video = VideoWriter(self.out_dir / f"{self.stem}_split.mp4", fps) if self.settings.save_video else None
 
     def write(self, result: FrameResult) -> None:
-        self.results.write(result)
-        if self._recorder is not None:
-            self._recorder.add(result)
+        """Write one frame's outputs, its results row last; OutputError (the run stops) when a file cannot be written."""
         frame = result.frame
         if self.masks is not None and result.labels is not None:
             self.masks.write(self.stem, frame.index, result.at_frame_size(result.labels))
         if self.regions is not None and result.region_map is not None:
             self.regions.write(self.stem, frame.index, result.at_frame_size(result.region_map))
         if self._video is not None and result.split_screen is not None:
-            if not self._video.started:
-                self.videos.append(self._video.path)
-            self._video.write(result.split_screen)
+            try:
+                self._video.write(result.split_screen)
+            except VideoError as error:        # this video only: the results go on
+                self.notes.append(f"video not written: {error}")
+                self._video = None
+            else:
+                if self._video.path not in self.videos:
+                    self.videos.append(self._video.path)
+        self.results.write(result)
+        if self._recorder is not None:
+            self._recorder.add(result)
+
+    def _close_video(self) -> None:
+        video, self._video = self._video, None
+        if video is None:
+            return
+        try:
+            video.close()
+        except VideoError as error:
+            self.notes.append(f"video not written: {error}")
+            if video.path in self.videos:
+                self.videos.remove(video.path)
+            return
+        if video.resized:
+            w, h = video.size
+            self.notes.append(f"video: {video.resized} frames of another size than the first were scaled "
+                              f"into its {w}x{h}")
 
     def end_source(self, method: str = "") -> list[str]:
         """Close the input's video; write its cycles, summary and picture; their one-line reasons."""
-        if self._video is not None:
-            self._video.close()
-            self._video = None
+        self._close_video()
         recorder, self._recorder = self._recorder, None
         if recorder is None or not recorder.area:
             return []
@@ -184,40 +190,56 @@ class OutputFolder:
         return list(found.sentences().values())
 
     def close(self) -> None:
-        self.end_source()
-        self.results.close()
-        self.cycles.close()
+        try:
+            self._close_video()
+        finally:
+            self.results.close()
+            self.cycles.close()
 
 
 def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, method_name: str,
                    outputs: OutputFolder, stop: StopRequest | None = None) -> SourceSummary:
-    """Run the chain over one input; returns what was done (with the source's error, if any)."""
+    """Run the chain over one input; returns what was done (with the source's error, if any).
+
+    An output that cannot be written (disk full) is kept in `outputs.error` and ends the input.
+    """
     summary = SourceSummary(spec)
     live = is_live(spec)
+    stop = stop or StopRequest()
     try:
         source = open_source(spec, fps=settings.fps, spacing=settings.spacing, timeout_s=settings.timeout_s)
+        stop.source = source        # a signal while waiting for the first frame closes it
+        if stop.requested:
+            stop.close_source()
         frames = iter(source)
         first = next(frames, None)
     except SourceError as error:
         summary.error = str(error)
         return summary
     if first is None:
+        if stop.requested:
+            return summary
         waited = f" within {settings.timeout_s:g} s" if live and settings.timeout_s else ""
         summary.error = f"{spec}: no frames received{waited}"
         return summary
-    stream = itertools.chain([first], frames)
-    if stop is not None:
-        stop.source = source
-        stream = stop.frames(stream)
+    stream = stop.frames(itertools.chain([first], frames))
+    stream = itertools.takewhile(lambda _: outputs.error is None, stream)
     if settings.max_frames is not None:
         stream = itertools.islice(stream, settings.max_frames)
     outputs.start_source(spec, getattr(source, "fps", None) or 30.0, settings.view)
     counters = getattr(source, "counters", None)
-    progress = Progress(source_stem(spec), min(filter(None, [getattr(source, "n_frames", None),
-                                                              settings.max_frames]), default=None))
+    progress = Progress(outputs.stem, min(filter(None, [getattr(source, "n_frames", None),
+                                                         settings.max_frames]), default=None))
 
     def on_result(result: FrameResult) -> None:
-        outputs.write(result)
+        if outputs.error is not None:
+            return
+        try:
+            outputs.write(result)
+        except OutputError as error:      # disk full: stop this run, keep what is written
+            outputs.error = error
+            stop.close_source()
+            return
         if result.error is None:
             seen = ~np.isnan(result.scores)
             summary.score_sums[seen] += result.scores[seen]
@@ -228,15 +250,24 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         progress.step()
 
     start = time.perf_counter()
-    pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=source_stem(spec),
-                     max_in_flight=1 if live else 8, split_screen=settings.save_video)
-    pipeline.run()
-    summary.seconds = time.perf_counter() - start
-    progress.close()
-    summary.cycles = outputs.end_source(method_name)
-    close = getattr(source, "close", None)
-    if close:
-        close()
+    try:
+        pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=outputs.stem,
+                         max_in_flight=1 if live else 8, split_screen=settings.save_video)
+        pipeline.run()
+    finally:
+        summary.seconds = time.perf_counter() - start
+        progress.close()
+        try:
+            if outputs.error is None:
+                summary.cycles = outputs.end_source(method_name)
+        except OutputError as error:
+            outputs.error = error
+        finally:
+            summary.notes = outputs.notes
+            stop.source = None
+            close = getattr(source, "close", None)
+            if close:
+                close()
     if pipeline.frames.error:
         summary.error = pipeline.frames.error
     if counters is not None:
@@ -253,6 +284,9 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path, outputs: list[t
             print(f"{s.source}: {s.frames} frames, {rate:.1f} frames/s; mean quality: {means}")
         for sentence in s.cycles:
             print(f"{s.source}: {sentence}")
+        for note in s.notes:
+            print(f"{'error' if note.startswith('video not written') else 'note'}: {s.source}: {note}",
+                  file=sys.stderr)
         if s.stream:
             print(f"{s.source}: {s.stream}")
         if s.error:
@@ -276,8 +310,20 @@ def write_biplane(outputs: OutputFolder, out: Path) -> str:
     return f"{report['explanation']} ({path})"
 
 
-def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) -> int:
-    """Analyse every input; exit status 0 only when all of them were read without error."""
+def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings,
+            stop: StopRequest | None = None) -> int:
+    """Analyse every input; the exit status is described in the module docstring."""
+    stop = (stop or StopRequest()).install()
+    try:
+        return _analyze(inputs, out_dir, settings, stop)
+    finally:
+        stop.__exit__()
+
+
+def _analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings, stop: StopRequest) -> int:
+    if not str(out_dir).strip():
+        print("error: the output folder name is empty", file=sys.stderr)
+        return 2
     out = Path(out_dir)
     try:
         segmentation = load_segmentation_model(settings.segmentation or DEFAULT_SEGMENTATION, settings.backend)
@@ -290,24 +336,43 @@ def analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings) 
     except OSError as error:
         print(f"error: {out}: cannot write results ({error.strerror or error})", file=sys.stderr)
         return 2
+    stop.install()     # again: loading the models may have replaced the handlers
     summaries = []
-    with StopRequest() as stop:
-        try:
-            for k, spec in enumerate(inputs):
-                if stop.requested:
-                    break
-                own = replace(settings, view=settings.views[k]) if settings.views else settings
+    try:
+        for k, spec in enumerate(inputs):
+            if stop.requested or outputs.error is not None:
+                break
+            own = replace(settings, view=settings.views[k]) if settings.views else settings
+            try:
                 summaries.append(analyze_source(spec, own, segmentation, method, method_name, outputs, stop))
-        finally:
+            except OutputError as error:
+                outputs.error = outputs.error or error
+            except Exception as error:   # a bug on one input must not cost the others or the summary
+                log.debug("%s", spec, exc_info=True)
+                summaries.append(SourceSummary(spec, error=f"{spec}: cannot be analysed ({error_reason(error)})"))
+    finally:
+        try:
             outputs.close()
+        except OSError as error:
+            outputs.error = outputs.error or error
     written = [(name, out / name) for name, wanted in (("masks", settings.save_masks),
                                                        ("regions", settings.save_regions)) if wanted]
-    biplane = write_biplane(outputs, out) if settings.same_patient and not stop.requested else None
+    biplane = None
+    if settings.same_patient and not stop.requested and outputs.error is None:
+        try:
+            biplane = write_biplane(outputs, out)
+        except OSError as error:
+            outputs.error = output_error(out / "biplane_summary.json", error)
     reports = [("summary" if p.suffix == ".json" else "quality traces", p) for p in outputs.reports]
     print_summary(summaries, out, written + [("video", video) for video in outputs.videos] + reports)
+    if outputs.error is not None:
+        print(f"error: {outputs.error.strerror or outputs.error}; the run stopped, rows already written are whole",
+              file=sys.stderr)
+        return 3
     if biplane is not None:
         print(biplane)
     if stop.requested:
         print("interrupted: results of the analysed frames are kept", file=sys.stderr)
-        return 130
-    return 1 if any(s.error for s in summaries) else 0
+        return stop.exit_status
+    failed = any(s.error or any(n.startswith("video not written") for n in s.notes) for s in summaries)
+    return 1 if failed else 0

@@ -9,16 +9,79 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from pathlib import Path
 
 from echoquality.core.vocabulary import VIEWS
 from echoquality.paths import DEMO_LOOP, PROJECT_ROOT
+from echoquality.sources.limits import MAX_FPS, MIN_FPS
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MAX_SPACING_MM = 100.0
+
+
+def _number(text: str, low: float, high: float, what: str) -> float:
+    """A finite number within [low, high] for argparse; one line naming the flag's rule otherwise."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or not low <= value <= high:
+        raise argparse.ArgumentTypeError(f"{text!r}: {what}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be 1 or more")
+    return value
+
+
+def frame_rate(text: str) -> float:
+    return _number(text, MIN_FPS, MAX_FPS, f"frame rate must be a number from {MIN_FPS:g} to {MAX_FPS:g}")
+
+
+def seconds(text: str) -> float:
+    value = _number(text, 0.0, 365 * 86400.0, "must be a positive number of seconds")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be a positive number of seconds")
+    return value
+
+
+def spacing_mm(text: str) -> float:
+    value = _number(text, 0.0, MAX_SPACING_MM, f"pixel spacing must be a positive number of mm up to {MAX_SPACING_MM:g}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: pixel spacing must be a positive number of mm")
+    return value
+
+
+def port(text: str) -> int:
+    value = positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: a TCP port is 1 to 65535")
+    return value
+
+
+def folder(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name is not a folder")
+    return text
+
+
+def log_level(text: str) -> str:
+    if text.upper() not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(LOG_LEVELS)}")
+    return text.upper()
 
 
 def _spacing(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--spacing", nargs=2, type=float, metavar=("SY", "SX"),
+    parser.add_argument("--spacing", nargs=2, type=spacing_mm, metavar=("SY", "SX"),
                         help="pixel spacing in mm (rows, columns); overrides the file's")
 
 
@@ -26,7 +89,7 @@ def _analyze_parser(sub) -> None:
     p = sub.add_parser("analyze", help="headless analysis of files or a live stream")
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="video (MP4/AVI), .npy, PNG/JPG, DICOM, .mhd (name_#.mhd for a sequence) or igtl://HOST:PORT[/DEVICE]")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, type=folder, help="output folder")
     p.add_argument("--method", default="", help="quality method: gcnr, cnr, cr, intensity, pmax, e2e, or a quality model folder")
     p.add_argument("--view", nargs="+", default=["a4c"], choices=VIEWS, metavar="VIEW",
                    help="a4c, a2c or alax: one for every input, or one per input (in order)")
@@ -37,16 +100,16 @@ def _analyze_parser(sub) -> None:
     p.add_argument("--save-masks", action="store_true", help="write masks/<stem>_<frame>.png label maps")
     p.add_argument("--save-regions", action="store_true", help="write regions/<stem>_<frame>.png region maps")
     p.add_argument("--save-video", action="store_true", help="write <stem>_split.mp4 split-screen videos")
-    p.add_argument("--max-frames", type=int, help="analyse at most N frames of each input")
-    p.add_argument("--timeout", type=float, help="live streams: stop after S seconds without a frame")
-    p.add_argument("--fps", type=float, help="frame rate, overriding the file's")
+    p.add_argument("--max-frames", type=positive_int, help="analyse at most N frames of each input")
+    p.add_argument("--timeout", type=seconds, help="live streams: stop after S seconds without a frame")
+    p.add_argument("--fps", type=frame_rate, help="frame rate, overriding the file's")
     _spacing(p)
 
 
 def _regions_parser(sub) -> None:
     p = sub.add_parser("regions", help="divide label maps into the eight regions")
     p.add_argument("masks", nargs="+", metavar="MASK", help="label maps: 0 bg, 1 LV, 2 MYO, 3 LA, 4 AO")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, type=folder, help="output folder")
     _spacing(p)
 
 
@@ -54,10 +117,10 @@ def _simulator_parser(sub) -> None:
     p = sub.add_parser("simulate-scanner", help="stream a loop as OpenIGTLink IMAGE messages")
     p.add_argument("loop", help="any replayable file")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=18944)
-    p.add_argument("--fps", type=float)
+    p.add_argument("--port", type=port, default=18944)
+    p.add_argument("--fps", type=frame_rate)
     p.add_argument("--device", default="Image")
-    p.add_argument("--frames", type=int, help="stop after N frames (default: loop forever)")
+    p.add_argument("--frames", type=positive_int, help="stop after N frames (default: loop forever)")
     _spacing(p)
 
 
@@ -69,7 +132,7 @@ def _gui_parser(sub) -> None:
     p.add_argument("--segmentation", default="")
     p.add_argument("--backend", default="auto")
     p.add_argument("--screenshot", help="save a PNG of the window and quit (with --quit-after-frames)")
-    p.add_argument("--quit-after-frames", type=int, help="quit after N analysed frames")
+    p.add_argument("--quit-after-frames", type=positive_int, help="quit after N analysed frames")
 
 
 def has_display() -> bool:
@@ -98,16 +161,33 @@ def import_fast_quietly() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; a Ctrl-C before the command has set up its own handling exits 130 with one line."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog=Path(sys.argv[0]).name or "echoquality", description=__doc__.splitlines()[0])
-    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "WARNING"))
+    parser.add_argument("--log-level", type=log_level, default=os.environ.get("LOG_LEVEL", "WARNING"))
     sub = parser.add_subparsers(dest="command")
     _analyze_parser(sub)
     _regions_parser(sub)
     _simulator_parser(sub)
     _gui_parser(sub)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.captureWarnings(True)    # library warnings go through logging, not raw to the terminal
+    analyzing = args.command == "analyze" or args.command is None and not (has_display() and _gui_available())
+    stop = None
+    if analyzing:   # signals handled from before the first model or frame (FAST's handler is replaced)
+        from echoquality.commands.stop import StopRequest
+        stop = StopRequest().install()
     import_fast_quietly()
+    if stop is not None:
+        stop.install()
 
     if args.command == "analyze":
         from echoquality.commands.analyze import AnalysisSettings, analyze
@@ -119,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                                     tuple(args.spacing) if args.spacing else None,
                                     views=tuple(args.view) if len(args.view) > 1 else (),
                                     same_patient=args.same_patient)
-        return analyze(args.inputs, args.out, settings)
+        return analyze(args.inputs, args.out, settings, stop)
     if args.command == "regions":
         from echoquality.commands.regions import regions_command
         return regions_command(args.masks, args.out, tuple(args.spacing) if args.spacing else None)
@@ -136,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     from echoquality.commands.analyze import AnalysisSettings, analyze
     out = Path("out") / "demo"
     print(f"analysing the bundled demo loop {DEMO_LOOP.name} → {out}/")
-    return analyze([str(DEMO_LOOP)], out, AnalysisSettings(save_video=True))
+    return analyze([str(DEMO_LOOP)], out, AnalysisSettings(save_video=True), stop)
 
 
 def _gui_available() -> bool:

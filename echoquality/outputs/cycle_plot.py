@@ -13,6 +13,7 @@ from echoquality.core.cycle_quality import (
 from echoquality.core.render import CATEGORY_COLOURS
 from echoquality.core.vocabulary import WALLS, quality_category
 from echoquality.outputs.cycles_report import SourceCycles
+from echoquality.outputs.results_csv import output_error
 
 WIDTH, LEFT, RIGHT = 1400, 200, 20
 AREA_H, ROW_H, TEXT_H = 130, 46, 22
@@ -101,4 +102,9 @@ def draw(found: SourceCycles) -> np.ndarray:
 
 
 def write_plot(path: Path, found: SourceCycles) -> None:
-    cv2.imwrite(str(path), cv2.cvtColor(draw(found), cv2.COLOR_RGB2BGR))
+    ok, data = cv2.imencode(".png", cv2.cvtColor(draw(found), cv2.COLOR_RGB2BGR))
+    try:
+        Path(path).write_bytes(data.tobytes())
+    except OSError as error:
+        Path(path).unlink(missing_ok=True)
+        raise output_error(path, error) from None

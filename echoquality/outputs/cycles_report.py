@@ -8,9 +8,9 @@ recordings; the ED/ES of the report are then found over the whole recording (`fi
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +26,7 @@ from echoquality.core.cycles import OnlineCycleDetector, find_cycles
 from echoquality.core.ejection_fraction import biplane_volume_ml, ejection_fraction, volume_ml
 from echoquality.core.records import FrameResult
 from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES, WALLS
+from echoquality.outputs.results_csv import RowFile, output_error
 
 CYCLE_COLUMNS = (("source", "cycle", "ed_frame", "es_frame", "end_frame", "complete", "heart_rate")
                  + REGION_NAMES + tuple(f"{m.lower()}_feasible" for m in MEASUREMENTS))
@@ -135,26 +136,18 @@ def _cell(value: float, digits: int = 3) -> str:
     return "" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
-class CyclesCsv:
-    """cycles.csv: one row per cycle of every input (cycles numbered from 1 within an input)."""
+class CyclesCsv(RowFile):
+    """cycles.csv: one row per cycle of every input (cycles numbered from 1 within an input), each written whole."""
 
     def __init__(self, path: Path):
-        self.path = Path(path)
-        self._file = open(self.path, "w", newline="")
-        self._csv = csv.writer(self._file)
-        self._csv.writerow(CYCLE_COLUMNS)
-        self._file.flush()
+        super().__init__(path, CYCLE_COLUMNS)
 
     def write(self, found: SourceCycles) -> None:
         for q in found.qualities:
             c = q.cycle
-            self._csv.writerow([found.source, c.index + 1, c.ed_frame, c.es_frame, c.end, int(c.complete),
-                                _cell(c.heart_rate_bpm, 1)] + [_cell(v) for v in q.median]
-                               + [int(q.approvals[m].feasible) for m in MEASUREMENTS])
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
+            self.write_row([found.source, c.index + 1, c.ed_frame, c.es_frame, c.end, int(c.complete),
+                            _cell(c.heart_rate_bpm, 1)] + [_cell(v) for v in q.median]
+                           + [int(q.approvals[m].feasible) for m in MEASUREMENTS])
 
 
 def summary(found: SourceCycles, method: str = "") -> dict:
@@ -210,7 +203,15 @@ def summary(found: SourceCycles, method: str = "") -> dict:
 
 
 def write_summary(path: Path, found: SourceCycles, method: str = "") -> None:
-    Path(path).write_text(json.dumps(summary(found, method), indent=2) + "\n")
+    """Write the summary whole (to a temporary name, then renamed), or raise OutputError."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_text(json.dumps(summary(found, method), indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise output_error(path, error) from None
 
 
 def biplane_summary(a4c: SourceCycles, a2c: SourceCycles) -> dict:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from echoquality.core.records import Frame
 from echoquality.core.vocabulary import default_spacing
 from echoquality.sources.base import SourceError, parse_source, source_stem
 from echoquality.sources.files import DEFAULT_FPS, Recording, read_recording
+from echoquality.sources.limits import MAX_FPS, MIN_FPS, valid_fps
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +66,12 @@ def open_source(spec: str, fps: float | None = None, spacing: tuple[float, float
 
     Raises `SourceError` naming the input and the problem.
     """
-    if fps is not None and fps <= 0:
-        raise SourceError(f"{spec}: frame rate must be positive, got {fps}")
-    if spacing is not None and (len(spacing) != 2 or min(spacing) <= 0):
+    if fps is not None and valid_fps(fps) is None:
+        raise SourceError(f"{spec}: frame rate must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps}")
+    if spacing is not None and (len(spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in spacing)):
         raise SourceError(f"{spec}: pixel spacing must be two positive numbers (mm), got {spacing}")
+    if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s > 0):
+        raise SourceError(f"{spec}: timeout must be a positive number of seconds, got {timeout_s}")
     if parse_source(spec).live:
         from echoquality.sources.igtl.receiver import open_igtl_source
         return open_igtl_source(spec, timeout_s=timeout_s)
