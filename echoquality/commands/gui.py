@@ -1,7 +1,10 @@
 """`echoquality gui`: the split-screen application; with --screenshot or --quit-after-frames, a headless run."""
 from __future__ import annotations
 
+import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -11,6 +14,8 @@ from PyQt6.QtWidgets import QApplication
 from app import analysis_worker as aw
 from app.main_window import MainWindow
 from app.theme import apply_dark_theme
+
+log = logging.getLogger(__name__)
 
 HEADLESS_IDLE_S = 60.0          # a headless run gives up after this long without a new frame
 HEADLESS_SIZE = (1600, 960)
@@ -86,5 +91,38 @@ def run_gui(source: str, method: str = "", view: str | None = None, segmentation
         run = HeadlessRun(window, quit_after_frames or 30, screenshot)
         window.resize(*HEADLESS_SIZE)
     window.show()
-    app.exec()
-    return run.exit_status if run is not None else 0
+    quitting = QuitOnSignals(window)
+    status = app.exec()
+    if quitting.signum:
+        return 128 + quitting.signum
+    return run.exit_status if run is not None else status
+
+
+class QuitOnSignals(QObject):
+    """SIGINT (Ctrl-C), SIGTERM and SIGHUP close the window as its close button does (the recording is
+    finished, settings saved); a second one exits at once. A timer gives Python the turn to see signals
+    while Qt's event loop runs."""
+
+    def __init__(self, window: MainWindow):
+        super().__init__(window)
+        self.window, self.signum = window, 0
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, self._handle)
+        self._tick = QTimer(self)
+        self._tick.timeout.connect(lambda: None)
+        self._tick.start(200)
+        log.info("Ctrl-C, SIGTERM or SIGHUP close the window")
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum:
+            import os
+            os._exit(128 + signum)
+        self.signum = signum
+        sys.stderr.write(f"\n{signal.Signals(signum).name}: closing\n")
+        QTimer.singleShot(0, self._close)
+
+    def _close(self) -> None:
+        self.window.close()
+        QApplication.instance().exit(128 + self.signum)

@@ -12,6 +12,7 @@ import collections
 import logging
 import math
 import select
+import signal
 import socketserver
 import threading
 import time
@@ -155,7 +156,8 @@ def _forever(frames: list[Frame]) -> Iterator[Frame]:
 def simulate_scanner(frames: Iterable[Frame] | str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
                      fps: float | None = None, device: str = "Image", n_frames: int | None = None,
                      spacing: tuple[float, float] | None = None, stop: threading.Event | None = None) -> int:
-    """Stream a loop (a path or frames) as a scanner would; exit status (0 done or stopped, 2 bad input).
+    """Stream a loop (a path or frames) as a scanner would; exit status 0 done or stopped by `stop`, 2 bad
+    input, 128 + the signal when stopped by SIGINT (Ctrl-C), SIGTERM or SIGHUP (handled from the main thread).
 
     fps: the loop's own rate when None (30 when it has none). n_frames: stop after that many
     frames were sent to a client (None: loop until stopped by Ctrl-C or `stop`).
@@ -185,29 +187,55 @@ def simulate_scanner(frames: Iterable[Frame] | str | Path, host: str = "127.0.0.
     if spacing is None and not loop[0].spacing_known:
         log.warning("Scanner simulator: %s has no pixel spacing; sending %.3f x %.3f mm (set --spacing)",
                     name, *loop[0].spacing)
+    signals = _StopOnSignals(stop)    # before listening: a client never meets a simulator deaf to Ctrl-C
     try:
         server = ScannerServer(host, port)
     except (OSError, OverflowError) as exc:
+        signals.restore()
         log.error("Scanner simulator: cannot listen on %s:%s (%s)", host, port, getattr(exc, "strerror", None) or exc)
         return 2
     server.start()
     log.info("Scanner simulator: streaming %s (%d frames) as device %r on %s:%d at %.1f frames/s",
              name, len(loop), device, host, server.port, fps)
-    sent = 0
+    sent = [0]
     try:
-        sent = _stream(server, loop, fps, device, n_frames, spacing, stop)
-        server.wait_until_sent(timeout=2.0)
+        _stream(server, loop, fps, device, n_frames, spacing, stop, sent)
+        if not stop.is_set():
+            server.wait_until_sent(timeout=2.0)
     except KeyboardInterrupt:
-        log.info("Scanner simulator: stopped")
+        signals.signum = signals.signum or signal.SIGINT
     finally:
+        signals.restore()
         server.stop()
-    log.info("Scanner simulator: %d frames sent", sent)
-    return 0
+    if signals.signum:
+        log.info("Scanner simulator: stopped by %s", signal.Signals(signals.signum).name)
+    log.info("Scanner simulator: %d frames sent", sent[0])
+    return 128 + signals.signum if signals.signum else 0
+
+
+class _StopOnSignals:
+    """SIGINT, SIGTERM and SIGHUP set `stop` (from the main thread only; elsewhere nothing changes)."""
+
+    def __init__(self, stop: threading.Event):
+        self.signum = 0
+        self._stop = stop
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                self._previous[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame) -> None:
+        self.signum = self.signum or signum
+        self._stop.set()
+
+    def restore(self) -> None:
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
 def _stream(server: ScannerServer, loop: list[Frame], fps: float, device: str, n_frames: int | None,
-            spacing: tuple[float, float] | None, stop: threading.Event) -> int:
-    """Send frames at fps while a client is connected; frames sent."""
+            spacing: tuple[float, float] | None, stop: threading.Event, counter: list[int]) -> int:
+    """Send frames at fps while a client is connected; frames sent (also kept in counter[0] as they go)."""
     period = 1.0 / fps
     sent = 0
     frames = _forever(loop)
@@ -223,4 +251,5 @@ def _stream(server: ScannerServer, loop: list[Frame], fps: float, device: str, n
         frame = next(frames)
         server.push(image_message(frame, device, spacing or frame.spacing, time.time()))
         sent += 1
+        counter[0] = sent
     return sent
