@@ -33,6 +33,7 @@ APPROVED, BORDERLINE, REJECTED = "approved", "borderline", "rejected"
 PHASES = ("ED", "systole", "ES", "diastole")
 CATEGORY_WORDS = ("not visible", "poor", "ok", "good", "excellent")   # scores 1..5
 MAX_NAMED = 2                # an explanation names at most this many walls or regions
+TRACE_POINTS = 20            # quality traces aligned to the cycle: this many points from its start to its end
 
 MYOCARDIAL = (0, 1, 2, 3, 4, 5)   # basal/mid/apical left, apical/mid/basal right (REGION_NAMES order)
 ANNULUS = (6, 7)
@@ -136,6 +137,20 @@ def cycle_quality(cycle: Cycle, scores: np.ndarray, fps: float, first_frame: int
         approvals[m.name] = Approval(m.name, quality, [m.phases[k] for k in worst],
                                      [status_of(float(q)) for q in quality])
     return CycleQuality(cycle, median, phases, approvals)
+
+
+def aligned_trace(cycle: Cycle, scores: np.ndarray, points: int = TRACE_POINTS) -> np.ndarray:
+    """(points, 8) regional scores resampled evenly over a cycle (start to end, i.e. ED to the next
+    ED for a complete cycle), linear between scored frames; NaN for a region never scored in it."""
+    scores = np.asarray(scores, dtype=np.float64)
+    frames = np.arange(max(0, cycle.start), min(len(scores), cycle.end + 1))
+    at = np.linspace(frames[0], frames[-1], points) if frames.size else np.zeros(0)
+    out = np.full((points, scores.shape[1]), np.nan)
+    for r in range(scores.shape[1]):
+        ok = np.isfinite(scores[frames, r]) if frames.size else np.zeros(0, bool)
+        if ok.any():
+            out[:, r] = np.interp(at, frames[ok], scores[frames[ok], r])
+    return out
 
 
 def best_cycle(qualities: Sequence[CycleQuality], measurement: str) -> CycleQuality | None:

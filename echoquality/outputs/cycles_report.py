@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from echoquality.core.cycle_quality import (
-    APPROVED_MIN_SCORE, BORDERLINE_MIN_SCORE, MEASUREMENTS, PHASE_WINDOW_S, CycleQuality, best_cycle,
-    cycle_quality, explain, region_words,
+    APPROVED_MIN_SCORE, BORDERLINE_MIN_SCORE, MEASUREMENTS, PHASE_WINDOW_S, TRACE_POINTS, CycleQuality,
+    aligned_trace, best_cycle, cycle_quality, explain, region_words,
 )
 from echoquality.core.cycle_tracker import label_spacing, lv_area_mm2
 from echoquality.core.cycles import OnlineCycleDetector, find_cycles
@@ -156,12 +156,14 @@ def summary(found: SourceCycles, method: str = "") -> dict:
     cycles = []
     for q in found.qualities:
         c = q.cycle
+        trace = aligned_trace(c, found.scores, TRACE_POINTS)     # start (ED) to end, evenly
         cycles.append({
             "cycle": c.index + 1, "ed_frame": c.ed_frame, "es_frame": c.es_frame, "start_frame": c.start,
             "end_frame": c.end, "complete": c.complete, "heart_rate_bpm": _num(c.heart_rate_bpm, 1),
             "quality_median": {r: _num(v) for r, v in zip(REGION_NAMES, q.median)},
             "quality_by_phase": {p: {r: _num(v) for r, v in zip(REGION_NAMES, q.phase_median[p])}
                                  for p in q.phase_median},
+            "quality_over_cycle": {r: [_num(v, 2) for v in trace[:, k]] for k, r in enumerate(REGION_NAMES)},
             "measurements": {m: {"feasible": a.feasible, "regions": {
                 REGION_NAMES[r]: {"quality": _num(a.quality[k]), "worst_phase": a.worst_phase[k],
                                   "status": a.status[k]} for k, r in enumerate(MEASUREMENTS[m].regions)}}

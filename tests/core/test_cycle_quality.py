@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from echoquality.core.cycle_quality import (
-    APPROVED, BORDERLINE, REJECTED, best_cycle, cycle_quality, explain, region_words, status_of,
+    APPROVED, BORDERLINE, REJECTED, aligned_trace, best_cycle, cycle_quality, explain, region_words, status_of,
 )
 from echoquality.core.cycle_tracker import CycleTracker
 from echoquality.core.cycles import find_cycles
@@ -91,6 +91,19 @@ def test_best_cycle_is_the_one_with_the_best_weakest_region(recording):
     qs = qualities(scores, cycles)
     assert best_cycle(qs, "EF") is qs[2]
     assert best_cycle([], "EF") is None
+
+
+def test_quality_trace_aligned_to_the_cycle(recording):
+    _, scores, cycles = recording
+    c = cycles[0]
+    span = np.arange(c.start, c.end + 1)
+    scores[span, 0] = np.linspace(2.0, 4.0, span.size)      # rises evenly over the cycle
+    scores[span[::2], 1] = np.nan                            # scored every other frame only
+    scores[:, 7] = np.nan                                     # never scored
+    trace = aligned_trace(c, scores, points=11)
+    assert trace.shape == (11, 8)
+    assert np.allclose(trace[:, 0], np.linspace(2.0, 4.0, 11))
+    assert np.allclose(trace[:, 1], 4.0) and np.isnan(trace[:, 7]).all()
 
 
 def test_no_cycles_explained():

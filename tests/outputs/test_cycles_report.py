@@ -72,6 +72,7 @@ def test_cycles_volumes_and_ef_from_frame_results():
     assert ef["research_use_only"] and ef["percent"] == pytest.approx(100 * (1 - esv / edv), abs=0.1)
     assert report["cycles"][0]["lv_volume_ed_ml"] == pytest.approx(edv, abs=0.1)
     assert report["region_names"]["basal_right"] == "basal anterolateral"
+    assert report["cycles"][0]["quality_over_cycle"]["mid_left"] == [3.8] * 20
 
 
 def test_ef_withheld_where_the_wall_is_poor(tmp_path):
