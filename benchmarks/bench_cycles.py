@@ -53,7 +53,7 @@ def main() -> None:
         tracker.push(i, i / fps, a, s)
         times.append(time.perf_counter() - t0)
     stats("cycle tracker push (with quality)", times)
-    print(f"  cycles completed live: {len(tracker.cycles)}")
+    print(f"  cycles completed live: {tracker.n_cycles}")
 
     t0 = time.perf_counter()
     find_phases(area, fps)
