@@ -30,6 +30,7 @@ EXT_HEADER_MIN_SIZE = 12
 IMAGE_HEADER_SIZE = 72
 STATUS_HEADER_SIZE = 30
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024   # larger than any ultrasound frame (4k x 4k x 4 B)
+CRC_WORK_PER_BYTE = 4       # bytes a reader may CRC-check per byte received (a good stream needs about 1)
 SUPPORTED_HEADER_VERSIONS = (1, 2, 3)
 
 _HEADER = struct.Struct(">H12s20sQQQ")
@@ -424,6 +425,11 @@ class MessageReader:
     for the next header from the byte after the bad header (so a truncated message
     followed by a good one loses only the truncated one). should_check_crc(header)
     can skip the CRC of messages the caller will ignore anyway.
+
+    CRC work is bounded per byte received: every byte earns CRC_WORK_PER_BYTE bytes of checking
+    (banked up to twice max_body_bytes), and a candidate message whose check would exceed what is
+    earned is dropped as corrupt unchecked. A stream of headers that each claim a huge body over
+    the same bytes then costs at most that much work instead of one full check per header.
     """
 
     def __init__(self, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
@@ -432,6 +438,9 @@ class MessageReader:
         self._should_check_crc = should_check_crc or (lambda header: True)
         self._buf = bytearray()
         self._in_bad_stretch = False
+        self._credit = 0
+        self.bytes_fed = 0          # bytes received
+        self.crc_bytes = 0          # bytes CRC-checked
 
     @property
     def pending(self) -> int:
@@ -452,6 +461,8 @@ class MessageReader:
         """Messages and corruptions completed by these bytes, in stream order."""
         buf = self._buf
         buf += data
+        self.bytes_fed += len(data)
+        self._credit = min(self._credit + CRC_WORK_PER_BYTE * len(data), 2 * self.max_body_bytes)
         out: list[Message | Corruption] = []
         pos = 0
         while len(buf) - pos >= HEADER_SIZE:
@@ -464,9 +475,18 @@ class MessageReader:
             end = pos + HEADER_SIZE + header.body_size
             if end > len(buf):
                 break
+            check = self._should_check_crc(header)
+            if check and header.body_size > self._credit:
+                self._bad(out, f"{header.type} message from {header.device!r} dropped unchecked "
+                               "(too much CRC work for the bytes received)")
+                pos = find_header_start(buf, pos + 1, self.max_body_bytes)
+                continue
             with memoryview(buf) as view:
                 body = bytes(view[pos + HEADER_SIZE:end])
-            if self._should_check_crc(header) and crc64(body) != header.crc:
+            if check:
+                self._credit -= header.body_size
+                self.crc_bytes += header.body_size
+            if check and crc64(body) != header.crc:
                 self._bad(out, f"CRC mismatch in {header.type} message from {header.device!r}")
                 pos = find_header_start(buf, pos + 1, self.max_body_bytes)
                 continue
