@@ -6,9 +6,11 @@ A recording is a folder:
     results.csv                         the `analyze` column contract, one row per analysed frame
     recording.json                      source, frame rate, view, method, start time
 
-Each frame file is written whole and renamed into place, and every results row is flushed as
-it is written, by a background thread; a crash loses only what was still queued (well under
-a second at scanner rates). The recording reopens as a source: `recording_source(folder)`.
+Each frame file is written whole and renamed into place, and every results row goes to the file
+in one write as it comes, by a background thread; at least every SYNC_INTERVAL_S the files written
+since are made durable (fsync of the new frame files, the results and the folders). A killed app
+loses only what was still queued (well under a second at scanner rates); a power cut, at most the
+last SYNC_INTERVAL_S. The recording reopens as a source: `recording_source(folder)`.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from echoquality.outputs.results_csv import ResultsCsv
 
 log = logging.getLogger(__name__)
 
+SYNC_INTERVAL_S = 1.0      # files written are fsynced at least this often
 FRAMES_DIR = "frames"
 FRAME_PATTERN = "frame_#.mhd"
 INFO_FILE = "recording.json"
@@ -94,6 +97,9 @@ class Recorder:
         self.results_written = 0
         self.error: str | None = None
         self._queue: queue.Queue = queue.Queue()
+        self._unsynced: list[Path] = []
+        self._last_sync = time.monotonic()
+        self.syncs = 0
         self._thread = threading.Thread(target=self._write_all, name="recorder", daemon=True)
         self._thread.start()
 
@@ -120,17 +126,53 @@ class Recorder:
             log.error("%s: %s", self.folder / INFO_FILE, error)
 
     def _write_all(self) -> None:
-        while (item := self._queue.get()) is not None:
+        while True:
+            try:
+                item = self._queue.get(timeout=SYNC_INTERVAL_S)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                break
             if self.error is not None:
                 continue
-            kind, value = item
             try:
-                if kind == "frame":
-                    write_metaimage(self.folder / FRAMES_DIR / f"frame_{value.index}.mhd", value.image, value.spacing)
-                    self.frames_written += 1
-                else:
-                    self._results.write(value)
-                    self.results_written += 1
+                if item:
+                    kind, value = item
+                    if kind == "frame":
+                        path = self.folder / FRAMES_DIR / f"frame_{value.index}.mhd"
+                        write_metaimage(path, value.image, value.spacing)
+                        self._unsynced += [path, path.with_suffix(".raw")]
+                        self.frames_written += 1
+                    else:
+                        self._results.write(value)
+                        self.results_written += 1
+                if time.monotonic() - self._last_sync >= SYNC_INTERVAL_S:
+                    self._sync()
             except OSError as error:   # a full or removed disk stops the recording, not the app
                 self.error = f"{self.folder}: recording stopped ({error.strerror or error})"
                 log.error("%s", self.error)
+        if self.error is None:
+            try:
+                self._sync()
+            except OSError as error:
+                self.error = f"{self.folder}: recording not made durable ({error.strerror or error})"
+                log.error("%s", self.error)
+
+    def _sync(self) -> None:
+        """fsync the frame files written since the last sync, the results and both folders."""
+        for path in self._unsynced:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._results.sync()
+        for folder in (self.folder / FRAMES_DIR, self.folder) if self._unsynced else (self.folder,):
+            fd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        self._unsynced.clear()
+        self._last_sync = time.monotonic()
+        self.syncs += 1
