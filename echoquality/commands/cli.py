@@ -135,6 +135,18 @@ def _gui_parser(sub) -> None:
     p.add_argument("--quit-after-frames", type=positive_int, help="quit after N analysed frames")
 
 
+def route_warnings() -> None:
+    """Library warnings go through logging, not raw to the terminal; RuntimeWarnings (NaN arithmetic in
+    numpy on odd frames, whose outcome the results already show) only at DEBUG."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        level = logging.DEBUG if issubclass(category, RuntimeWarning) else logging.WARNING
+        logging.getLogger("py.warnings").log(level, "%s:%s: %s: %s", filename, lineno, category.__name__, message)
+
+    warnings.showwarning = show
+
+
 def has_display() -> bool:
     """True when a window can be shown (an X/Wayland display, or Qt's offscreen platform asked for)."""
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
@@ -179,7 +191,7 @@ def _main(argv: list[str] | None = None) -> int:
     _gui_parser(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
-    logging.captureWarnings(True)    # library warnings go through logging, not raw to the terminal
+    route_warnings()
     analyzing = args.command == "analyze" or args.command is None and not (has_display() and _gui_available())
     stop = None
     if analyzing:   # signals handled from before the first model or frame (FAST's handler is replaced)

@@ -24,6 +24,9 @@ class QualityModel(Protocol):
 QualityMethod = Callable[[np.ndarray, "Regions"], np.ndarray]  # (image256, regions) -> (8,) scores
 
 
+MODEL_SCORE_RANGE = (0.0, 6.0)   # model outputs outside this (or NaN) are faults; inside, clipped to 1–5
+
+
 def model_method(model: QualityModel) -> QualityMethod:
     """A method scoring with an end-to-end quality model (input: the network-size image, and the region map
     for a model that scores each region where it lies: `uses_regions`)."""
@@ -38,6 +41,10 @@ def model_method(model: QualityModel) -> QualityMethod:
             scores = np.asarray(model.predict(batch)[0], np.float64)
         if scores.shape != (N_REGIONS,):
             raise ValueError(f"quality model {model.name} returned shape {scores.shape}, expected ({N_REGIONS},)")
+        bad = ~np.isfinite(scores) | (scores < MODEL_SCORE_RANGE[0]) | (scores > MODEL_SCORE_RANGE[1])
+        if np.any(bad):   # a broken model: the frame fails, rather than empty or 5.0 scores
+            raise ValueError(f"quality model {model.name} returned {scores[bad][0]:g}, not a score "
+                             f"({MODEL_SCORE_RANGE[0]:g} to {MODEL_SCORE_RANGE[1]:g} expected)")
         return np.where(regions.valid, np.clip(scores, 1.0, 5.0), np.nan)
     return score
 

@@ -81,6 +81,21 @@ def onnx_io_shapes(model_path: str | Path) -> tuple[list[tuple[str, Shape]], lis
     return inputs, outputs
 
 
+def check_opset(model_path: str | Path) -> None:
+    """ModelError when the model needs a newer ONNX operator set than the installed onnx knows."""
+    import onnx
+
+    try:
+        model = onnx.load(str(model_path), load_external_data=False)
+    except Exception as error:
+        raise ModelError(f"{model_path}: cannot read ONNX model ({error})") from None
+    newest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version > newest:
+            raise ModelError(f"{model_path}: the model needs ONNX opset {opset.version}; this installation "
+                             f"runs opsets up to {newest} (export the model with an older opset)")
+
+
 class OnnxSession:
     """An onnxruntime session with a single input; `run` returns every output."""
 
@@ -173,6 +188,7 @@ def open_session(model_path: str | Path, backend: str = "auto") -> Session:
         raise ModelError(f"{path}: unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
     if not path.is_file():
         raise ModelError(f"{path}: model file not found")
+    check_opset(path)
     if backend == "openvino":
         if not openvino_available():
             raise ModelError(f"{path}: backend 'openvino' needs pyfast with its OpenVINO engine, which is not available")
@@ -188,6 +204,8 @@ def open_session(model_path: str | Path, backend: str = "auto") -> Session:
         try:
             return OpenVinoSession(path) if name == "openvino" else OnnxSession(path, name)
         except ModelError as error:
+            if "opset" in str(error).lower():      # no other engine runs it either: say why, once
+                raise
             log.warning("%s; trying the next CPU engine", error)
             failure = failure or error
     raise failure or ModelError(f"{path}: no CPU inference engine available")
