@@ -32,7 +32,7 @@ from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentati
 from echoquality.core.regions import divide_myocardium
 from echoquality.sources.playback import open_source, source_stem
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_LOOPS = [ROOT / "data" / "samples" / "e95_a4c.mp4", ROOT.parent / "shared" / "data" / "loops" / "echotk_a4c.nii.gz"]
 REGION_COLOURS = np.array([(0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
                            (145, 30, 180), (70, 240, 240), (240, 50, 230)], np.uint8)
