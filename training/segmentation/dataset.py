@@ -20,6 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training.common import patient_of, split_patients
+
 log = logging.getLogger(__name__)
 
 SIZE = 256
@@ -37,12 +39,6 @@ class Sample:
     patient: str
     image: np.ndarray   # (H, W) uint8, as stored
     mask: np.ndarray    # (H, W) uint8 labels
-
-
-def patient_of(name: str) -> str:
-    """Patient identifier of a frame name ('patient0012_4CH_ED' -> 'patient0012'); the name itself otherwise."""
-    match = re.search(r"patient\d+", name, re.IGNORECASE)
-    return match.group(0).lower() if match else name
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -167,11 +163,6 @@ def load_folder(folder: str | Path) -> list[Sample]:
 
 def split_by_patient(samples: list[Sample], val_fraction: float, seed: int) -> tuple[list[Sample], list[Sample]]:
     """Train/validation split with every patient's frames on one side only (seeded)."""
-    patients = sorted({s.patient for s in samples})
-    rng = np.random.default_rng(seed)
-    rng.shuffle(patients)
-    n_val = max(1, int(round(len(patients) * val_fraction))) if val_fraction > 0 else 0
-    val_patients = set(patients[:n_val])
-    train = [s for s in samples if s.patient not in val_patients]
-    val = [s for s in samples if s.patient in val_patients]
-    return train, val
+    rest, val = split_patients({s.patient for s in samples}, (val_fraction,), seed) if val_fraction > 0 \
+        else ({s.patient for s in samples}, set())
+    return [s for s in samples if s.patient in rest], [s for s in samples if s.patient in val]

@@ -110,20 +110,6 @@ def build_model(widths: tuple[int, ...] = (16, 24, 48, 64, 96), depths: tuple[in
     return EchoSegLite(tuple(widths), tuple(depths), full_res=full_res)
 
 
-class MirrorAveraged(nn.Module):
-    """Scores averaged over the frame and its left-right mirror image (test-time augmentation inside the graph).
-
-    Two batch-1 passes rather than one batch-2 pass: OpenVINO (through FAST) runs batch 2 about 4x slower."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mirrored = torch.flip(self.model(torch.flip(x, dims=[3])), dims=[3])
-        return 0.5 * (self.model(x) + mirrored)
-
-
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

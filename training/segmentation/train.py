@@ -23,13 +23,13 @@ import torch.nn.functional as F
 
 from echoquality.core.cleanup import clean_labels
 from echoquality.core.framing import network_view
+from training.common import MirrorAveraged, export_onnx
 
 from .augment import AugmentConfig, Source, augment, source_of
 from .card import write_card
 from .dataset import DatasetError, Sample, load_folder, split_by_patient
-from .export import export_onnx
 from .metrics import dice_table
-from .model import N_CLASSES, MirrorAveraged, build_model, count_parameters
+from .model import N_CLASSES, build_model, count_parameters
 
 log = logging.getLogger("train")
 
@@ -207,7 +207,8 @@ def train(args: argparse.Namespace) -> dict:
         command = "python -m training.segmentation.train " + " ".join(sys.argv[1:])
     save_checkpoint(ema, args, checkpoint)
     exported = MirrorAveraged(ema) if args.tta else ema
-    export_onnx(exported, out / "model.onnx", metadata={"framing": "fan"})
+    export_onnx(exported, out / "model.onnx", torch.rand(2, 1, 256, 256) * 255.0, output_name="scores",
+                metadata={"framing": "fan"})
     run = {
         "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs,
         "stop_after": args.stop_after or args.epochs, "batch": args.batch,
