@@ -29,10 +29,24 @@ class MaskError(Exception):
 
 def read_label_map(path: str) -> np.ndarray:
     """A label map file as 2-D uint8 (values 0..4), or MaskError saying why not."""
+    from echoquality.sources.base import SourceError
+    from echoquality.sources.files import _image_header_size
+    from echoquality.sources.limits import check_frame_size, check_regular_file
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise MaskError("no such file")
-    data = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    try:
+        check_regular_file(p)              # a FIFO or a device is refused unopened
+        size = _image_header_size(p)
+        if size is not None:               # the caps, before decoding
+            check_frame_size("", size[1], size[0])
+    except SourceError as error:
+        raise MaskError(str(error).removeprefix(f"{p}: ").removeprefix(": ")) from None
+    try:
+        data = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        data = None
     if data is None:
         raise MaskError("cannot read it as an image")
     if data.ndim == 3:

@@ -239,3 +239,16 @@ def test_dicom_claiming_huge_frames_is_refused_before_decoding(tmp_path):
     ds.Rows, ds.Columns, ds.NumberOfFrames = 60000, 60000, 1000
     ds.save_as(str(path))
     refused(path, "60000x60000", "limit")
+
+
+def test_regions_command_refuses_fifos_and_huge_masks_before_decoding(tmp_path):
+    from echoquality.commands.regions import MaskError, read_label_map
+    fifo = tmp_path / "mask.png"
+    os.mkfifo(fifo)
+    with pytest.raises(MaskError, match="FIFO"):
+        read_label_map(str(fifo))
+    import cv2
+    wide = tmp_path / "wide.png"
+    cv2.imwrite(str(wide), np.zeros((4, 9000), np.uint8))
+    with pytest.raises(MaskError, match="exceeds the limit"):
+        read_label_map(str(wide))
