@@ -786,7 +786,7 @@ class MainWindow(QMainWindow):
         try:
             self.save_snapshot(path)
         except OSError as error:
-            self.statusBar().showMessage(f"Snapshot failed: {error}", 8000)
+            self.statusBar().showMessage(f"Snapshot {path} failed: {error.strerror or error}", 8000)
             return None
         self.statusBar().showMessage(f"Snapshot saved: {path}", 8000)
         return path
