@@ -46,7 +46,9 @@ class RowFile:
     def __init__(self, path: Path, header) -> None:
         self.path = Path(path)
         try:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            # O_NONBLOCK: a FIFO put in its place fails at once instead of waiting for a reader
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NONBLOCK
+            self._fd = os.open(self.path, flags, 0o644)
         except OSError as error:
             raise output_error(self.path, error) from None
         self.length = 0

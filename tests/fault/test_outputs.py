@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import cv2
@@ -163,3 +164,11 @@ def test_disk_full_stops_the_run_with_one_line(small_disk, tmp_path, tiny_models
     text = (small_disk / "out" / "results.csv").read_text()
     assert all(len(r) == 14 for r in csv.reader(io.StringIO(text))) and (not text or text.endswith("\n"))
     assert len(rows(small_disk / "out" / "results.csv")) < 40
+
+
+def test_a_fifo_in_place_of_results_csv_does_not_hang(tmp_path, tiny_models, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "results.csv")
+    status, _, stderr = run([noise_loop(tmp_path / "loop.npy", 2)], out, tiny_models, capsys)
+    assert status == 2 and "cannot write results" in stderr and "Traceback" not in stderr
