@@ -16,10 +16,9 @@ from pathlib import Path
 
 from echoquality.core.vocabulary import VIEWS
 from echoquality.paths import DEMO_LOOP, PROJECT_ROOT
-from echoquality.sources.limits import MAX_FPS, MIN_FPS
+from echoquality.sources.limits import MAX_FPS, MAX_SPACING_MM, MIN_FPS, MIN_SPACING_MM
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-MAX_SPACING_MM = 100.0
 
 
 def _number(text: str, low: float, high: float, what: str) -> float:
@@ -55,10 +54,8 @@ def seconds(text: str) -> float:
 
 
 def spacing_mm(text: str) -> float:
-    value = _number(text, 0.0, MAX_SPACING_MM, f"pixel spacing must be a positive number of mm up to {MAX_SPACING_MM:g}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r}: pixel spacing must be a positive number of mm")
-    return value
+    return _number(text, MIN_SPACING_MM, MAX_SPACING_MM,
+                   f"pixel spacing must be a number of mm from {MIN_SPACING_MM:g} to {MAX_SPACING_MM:g}")
 
 
 def port(text: str) -> int:

@@ -17,6 +17,7 @@ MAX_FRAME_SIDE = 8192                 # pixels along either axis of one frame
 MAX_FRAME_PIXELS = 4096 * 4096        # pixels in one frame (16.8 M, as a 4k x 4k live frame)
 MAX_FILE_BYTES = 2 * 1024 ** 3        # bytes of pixel data read (or inflated) from one file: 2 GiB
 MIN_FPS, MAX_FPS = 0.1, 1000.0        # frame rates accepted from a file or a flag
+MIN_SPACING_MM, MAX_SPACING_MM = 0.001, 100.0   # pixel spacings accepted from a file or a flag
 
 
 def check_frame_size(name: str, height: int, width: int) -> None:
@@ -60,3 +61,13 @@ def valid_fps(value: float | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) and MIN_FPS <= value <= MAX_FPS else None
+
+
+def valid_spacing(spacing) -> tuple[float, float] | None:
+    """(sy, sx) in mm when both are finite and within MIN_SPACING_MM..MAX_SPACING_MM, else None."""
+    try:
+        sy, sx = (float(v) for v in spacing)
+    except (TypeError, ValueError):
+        return None
+    ok = all(math.isfinite(v) and MIN_SPACING_MM <= v <= MAX_SPACING_MM for v in (sy, sx))
+    return (sy, sx) if ok else None

@@ -16,7 +16,8 @@ from echoquality.core.records import Frame
 from echoquality.core.vocabulary import default_spacing
 from echoquality.sources.base import SourceError, parse_source, source_stem
 from echoquality.sources.files import DEFAULT_FPS, Recording, read_recording
-from echoquality.sources.limits import MAX_FPS, MIN_FPS, valid_fps
+from echoquality.sources.limits import (MAX_FPS, MAX_SPACING_MM, MIN_FPS, MIN_SPACING_MM, valid_fps,
+                                        valid_spacing)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,11 @@ class FrameSource:
         self._recording: Recording = recording_factory()
         self.fps = float(fps or self._recording.fps or DEFAULT_FPS)
         self.fps_from_file = fps is None and self._recording.fps is not None
-        self._spacing = spacing or self._recording.spacing
+        file_spacing = self._recording.spacing
+        if file_spacing is not None and valid_spacing(file_spacing) is None:
+            log.warning("%s: pixel spacing %s mm in the file is not plausible; taken as unknown", spec, file_spacing)
+            file_spacing = None
+        self._spacing = spacing or file_spacing
         self.spacing_known = self._spacing is not None
         self.n_frames = self._recording.n_frames
         self.loop = loop
@@ -68,8 +73,9 @@ def open_source(spec: str, fps: float | None = None, spacing: tuple[float, float
     """
     if fps is not None and valid_fps(fps) is None:
         raise SourceError(f"{spec}: frame rate must be a number from {MIN_FPS:g} to {MAX_FPS:g}, got {fps}")
-    if spacing is not None and (len(spacing) != 2 or not all(math.isfinite(v) and v > 0 for v in spacing)):
-        raise SourceError(f"{spec}: pixel spacing must be two positive numbers (mm), got {spacing}")
+    if spacing is not None and (len(spacing) != 2 or valid_spacing(spacing) is None):
+        raise SourceError(f"{spec}: pixel spacing must be two numbers from {MIN_SPACING_MM:g} to {MAX_SPACING_MM:g} "
+                          f"mm, got {spacing}")
     if timeout_s is not None and not (math.isfinite(timeout_s) and timeout_s > 0):
         raise SourceError(f"{spec}: timeout must be a positive number of seconds, got {timeout_s}")
     if parse_source(spec).live:

@@ -252,3 +252,11 @@ def test_regions_command_refuses_fifos_and_huge_masks_before_decoding(tmp_path):
     cv2.imwrite(str(wide), np.zeros((4, 9000), np.uint8))
     with pytest.raises(MaskError, match="exceeds the limit"):
         read_label_map(str(wide))
+
+
+@pytest.mark.parametrize("spacing", ["1e-300 1e-300", "1e9 0.3", "inf 0.3"])
+def test_implausible_spacing_in_a_file_is_taken_as_unknown(tmp_path, spacing):
+    from echoquality.core.vocabulary import default_spacing
+    source = open_source(str(mhd(tmp_path, "s.mhd", {"ElementSpacing": spacing})))
+    frame = next(iter(source))
+    assert not source.spacing_known and frame.spacing == default_spacing(4)

@@ -46,6 +46,7 @@ def video_frames(path: Path) -> tuple[int, int, int]:
     (["--fps", "inf"], "--fps"), (["--fps", "nan"], "--fps"), (["--fps", "1e9"], "--fps"), (["--fps", "0"], "--fps"),
     (["--timeout", "nan"], "--timeout"), (["--timeout", "-3"], "--timeout"),
     (["--spacing", "nan", "nan"], "--spacing"), (["--spacing", "0.3", "-1"], "--spacing"),
+    (["--spacing", "1e-300", "1e-300"], "--spacing"), (["--spacing", "0.3", "1e9"], "--spacing"),
     (["--out", ""], "--out"), (["--out", "  "], "--out"),
 ])
 def test_bad_flag_values_are_one_line(tmp_path, capsys, flags, word):
