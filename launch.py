@@ -1,2 +1,4 @@
 from echoquality.commands.cli import main  # the command line: echoquality/commands/cli.py
-raise SystemExit(main())
+
+if __name__ == "__main__":   # worker processes started by `batch` import this file again: nothing must run then
+    raise SystemExit(main())

@@ -2,6 +2,7 @@
 
     echoquality                          # the GUI on the bundled demo loop
     echoquality analyze INPUT... --out DIR
+    echoquality batch ARCHIVE... --out DIR [--cluster tcp://HOST:8786]
     echoquality regions MASK... --out DIR
     echoquality simulate-scanner LOOP
 """
@@ -103,6 +104,22 @@ def _analyze_parser(sub) -> None:
     _spacing(p)
 
 
+def _batch_parser(sub) -> None:
+    p = sub.add_parser("batch", help="analyse archives of recordings on a Dask cluster, resumably")
+    p.add_argument("archives", nargs="+", metavar="ARCHIVE", help="folders (walked recursively) or files")
+    p.add_argument("--out", required=True, help="output folder (recordings.parquet/.csv, frames/, done/)")
+    p.add_argument("--cluster", help="Dask scheduler address, tcp://HOST:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
+    p.add_argument("--redo-failed", action="store_true", help="analyse again the files an earlier run could not read")
+    p.add_argument("--method", default="", help="quality method (see analyze)")
+    p.add_argument("--view", default="a4c", choices=VIEWS)
+    p.add_argument("--segmentation", default="", help="segmentation model name or folder")
+    p.add_argument("--backend", default="auto", help="inference backend (see analyze)")
+    p.add_argument("--max-frames", type=int, help="analyse at most N frames of each recording")
+    p.add_argument("--fps", type=float, help="frame rate, overriding the file's")
+    _spacing(p)
+
+
 def _regions_parser(sub) -> None:
     p = sub.add_parser("regions", help="divide label maps into the eight regions")
     p.add_argument("masks", nargs="+", metavar="MASK", help="label maps: 0 bg, 1 LV, 2 MYO, 3 LA, 4 AO")
@@ -183,6 +200,7 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-level", type=log_level, default=os.environ.get("LOG_LEVEL", "WARNING"))
     sub = parser.add_subparsers(dest="command")
     _analyze_parser(sub)
+    _batch_parser(sub)
     _regions_parser(sub)
     _simulator_parser(sub)
     _gui_parser(sub)
@@ -209,6 +227,15 @@ def _main(argv: list[str] | None = None) -> int:
                                     views=tuple(args.view) if len(args.view) > 1 else (),
                                     same_patient=args.same_patient)
         return analyze(args.inputs, args.out, settings, stop)
+    if args.command == "batch":
+        from echoquality.commands.analyze import AnalysisSettings
+        from echoquality.commands.batch import batch_command
+        settings = AnalysisSettings(args.method, args.view, args.segmentation, args.backend,
+                                    max_frames=args.max_frames, fps=args.fps,
+                                    spacing=tuple(args.spacing) if args.spacing else None)
+        if args.workers is not None and (args.cluster or args.workers < 1):
+            parser.error("--workers is for the local cluster and must be at least 1")
+        return batch_command(args.archives, args.out, settings, args.cluster, args.workers, args.redo_failed)
     if args.command == "regions":
         from echoquality.commands.regions import regions_command
         return regions_command(args.masks, args.out, tuple(args.spacing) if args.spacing else None)
