@@ -82,10 +82,10 @@ class RecordingCollector:
         self.found = None
         self._recorder = None
 
-    def start_source(self, spec: str, fps: float) -> None:
+    def start_source(self, spec: str, fps: float, view: str | None = None) -> None:
         from echoquality.outputs.cycles_report import CycleRecorder
         self.fps = fps
-        self._recorder = CycleRecorder(spec, self.view, fps)
+        self._recorder = CycleRecorder(spec, view or self.view, fps)
 
     def write(self, result: FrameResult) -> None:
         frame = result.frame
@@ -203,3 +203,13 @@ def analyze_recording(recording: Recording, out_dir: str, settings_fields: dict,
         write_frames(out, key, collector.rows)
     write_marker(out, key, {"row": row, "cycles": cycles, "files": recording.files, "stat": stat})
     return row
+
+
+def warm_up(settings_fields: dict) -> str:
+    """Open the models of an analysis in this worker process (they stay for its later tasks); its name."""
+    from echoquality.inference.registry import shared_method, shared_segmentation_model
+    segmentation, method = settings_fields.get("segmentation", ""), settings_fields.get("method", "")
+    backend = settings_fields.get("backend", "auto")
+    shared_segmentation_model(segmentation, backend)
+    shared_method(method, backend)
+    return _worker_name()
