@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import tempfile
 import time
@@ -84,11 +85,15 @@ def main() -> None:
                 cluster.close()
             done = [r for r in report.rows if r.get("status") == "done" and not r.get("reused")]
             frames = sum(r["frames"] for r in done)
-            runtimes = [r["runtime_s"] for r in done]
-            rates = [r["frames"] / r["runtime_s"] for r in done if r["runtime_s"]]
             print(f"{n} worker{'s' if n > 1 else ' '}: {len(done) / seconds:5.2f} files/s {frames / seconds:6.1f} frames/s"
-                  f"  ({len(done)} files, {frames} frames in {seconds:.1f} s)")
-            print(f"  per file: runtime {stats(runtimes, 's')};  frames/s {stats(rates, '/s')}")
+                  f"  ({len(done)} files, {frames} frames in {seconds:.1f} s; load average "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+            for kind, rows in (("loops", [r for r in done if not r["source"].endswith(".dcm")]),
+                               ("DICOMs", [r for r in done if r["source"].endswith(".dcm")])):
+                if rows:
+                    runtimes = [r["runtime_s"] for r in rows]
+                    rates = [r["frames"] / r["runtime_s"] for r in rows if r["runtime_s"]]
+                    print(f"  per file, {kind:6s}: runtime {stats(runtimes, 's')};  frames/s {stats(rates, '/s')}")
 
 
 if __name__ == "__main__":
