@@ -22,11 +22,12 @@ from typing import Callable
 
 from echoquality.batch.discover import Recording, discover
 from echoquality.batch.store import (DONE, FAILED, PENDING, SKIPPED, markers, write_settings, write_table)
-from echoquality.batch.worker import analyze_recording, models_fingerprint
+from echoquality.batch.worker import IgnoreInterrupts, analyze_recording, models_fingerprint
 
 log = logging.getLogger(__name__)
 
 TABLE_EVERY_S = 30.0      # the recordings table is rewritten this often during a run (and at its end)
+POLL_S = 0.05             # how often the driver looks for finished recordings
 
 
 class ClusterError(Exception):
@@ -84,7 +85,9 @@ def connect(cluster: str | None = None, workers: int | None = None):
     n = workers or os.cpu_count() or 1
     local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
                          silence_logs=logging.ERROR)
-    return Client(local)
+    client = Client(local)
+    client.register_plugin(IgnoreInterrupts())   # Ctrl-C in a terminal reaches the workers too: the driver decides
+    return client
 
 
 def _stat(files: tuple[str, ...]) -> list[list[int]] | None:
@@ -161,31 +164,38 @@ def run_batch(archives: list[str], out_dir: str | Path, settings, client, redo_f
             in_flight[future] = recording
             finished.add(future)
 
+    def take(future) -> None:
+        recording = in_flight.pop(future)
+        try:
+            row = future.result()
+        except FutureCancelledError:
+            row = _failed_row(recording, "cancelled by the scheduler")
+        except Exception as error:  # KilledWorker: it took down every worker that tried it
+            name = type(error).__name__
+            reason = ("a worker died while analysing it, every time it was tried" if name == "KilledWorker"
+                      else f"{name}: {error}")
+            row = _failed_row(recording, reason)
+        rows[recording.source] = row
+        progress.done += 1
+        if row.get("reused"):
+            progress.reused += 1
+        else:
+            progress.analysed += 1
+            progress.frames += int(row.get("frames") or 0)
+        progress.failed += row.get("status") == FAILED
+        if on_progress:
+            on_progress(progress)
+
     interrupted = False
     last_table = time.monotonic()
     try:
         top_up()
-        for future in finished:
-            recording = in_flight.pop(future)
-            try:
-                row = future.result()
-            except FutureCancelledError:
-                row = _failed_row(recording, "cancelled by the scheduler")
-            except Exception as error:  # KilledWorker: it took down every worker that tried it
-                name = type(error).__name__
-                reason = ("a worker died while analysing it, every time it was tried" if name == "KilledWorker"
-                          else f"{name}: {error}")
-                row = _failed_row(recording, reason)
-            rows[recording.source] = row
-            progress.done += 1
-            if row.get("reused"):
-                progress.reused += 1
-            else:
-                progress.analysed += 1
-                progress.frames += int(row.get("frames") or 0)
-            progress.failed += row.get("status") == FAILED
-            if on_progress:
-                on_progress(progress)
+        while in_flight:
+            if not finished.has_ready():   # poll: a blocking wait would not see Ctrl-C (it may reach another thread)
+                time.sleep(POLL_S)
+                continue
+            for future in finished.next_batch(block=False):
+                take(future)
             top_up()
             if time.monotonic() - last_table > TABLE_EVERY_S:
                 write_table(out, list(rows.values()))

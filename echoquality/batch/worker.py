@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from distributed import WorkerPlugin
 
 from echoquality.commands.cli import import_fast_quietly
 
@@ -213,3 +214,14 @@ def warm_up(settings_fields: dict) -> str:
     shared_segmentation_model(segmentation, backend)
     shared_method(method, backend)
     return _worker_name()
+
+
+class IgnoreInterrupts(WorkerPlugin):
+    """Worker plugin of a local cluster: the worker process ignores SIGINT (a Ctrl-C meant for the driver,
+    which then stops the run and the cluster in order)."""
+
+    def setup(self, worker) -> None:
+        import signal
+        import threading
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
