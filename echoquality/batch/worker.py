@@ -50,9 +50,17 @@ def fingerprint_settings(settings) -> dict:
             "spacing": list(settings.spacing) if settings.spacing else None}
 
 
+def view_model_name(view: str) -> str | None:
+    """The view classifier an analysis uses: the bundled one when the view is recognised ('auto')."""
+    if view != "auto":
+        return None
+    from echoquality.inference import registry
+    return getattr(registry, "DEFAULT_VIEW_MODEL", None)
+
+
 def models_fingerprint(settings) -> tuple[str, dict]:
     """(short hash, coverage) of the models and settings of an analysis, computed where this runs."""
-    view_model = getattr(settings, "view_model", None)
+    view_model = view_model_name(settings.view)
     return fingerprint(fingerprint_settings(settings), model_folders(settings.segmentation, settings.method,
                                                                      view_model))
 
@@ -213,6 +221,9 @@ def warm_up(settings_fields: dict) -> str:
     backend = settings_fields.get("backend", "auto")
     shared_segmentation_model(segmentation, backend)
     shared_method(method, backend)
+    if view_model_name(settings_fields.get("view", "")):
+        from echoquality.inference.registry import shared_view_model
+        shared_view_model()
     return _worker_name()
 
 

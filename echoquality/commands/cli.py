@@ -104,6 +104,18 @@ def _analyze_parser(sub) -> None:
     _spacing(p)
 
 
+def _batch_views() -> tuple[str, ...]:
+    """'auto' first when the view is recognised (the gate), then the fixed views."""
+    try:
+        from echoquality.core.view import AUTO
+    except ImportError:
+        return tuple(VIEWS)
+    return (AUTO,) + tuple(v for v in VIEWS if v != AUTO)
+
+
+BATCH_VIEWS = _batch_views()
+
+
 def _batch_parser(sub) -> None:
     p = sub.add_parser("batch", help="analyse archives of recordings on a Dask cluster, resumably")
     p.add_argument("archives", nargs="+", metavar="ARCHIVE", help="folders (walked recursively) or files")
@@ -112,7 +124,8 @@ def _batch_parser(sub) -> None:
     p.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
     p.add_argument("--redo-failed", action="store_true", help="analyse again the files an earlier run could not read")
     p.add_argument("--method", default="", help="quality method (see analyze)")
-    p.add_argument("--view", default="a4c", choices=VIEWS)
+    p.add_argument("--view", default=BATCH_VIEWS[0], choices=BATCH_VIEWS,
+                   help="the view of every recording, or 'auto' (recognised per frame) where the gate exists")
     p.add_argument("--segmentation", default="", help="segmentation model name or folder")
     p.add_argument("--backend", default="auto", help="inference backend (see analyze)")
     p.add_argument("--max-frames", type=int, help="analyse at most N frames of each recording")

@@ -121,6 +121,9 @@ def test_mixed_archive_then_rerun_skips_everything(tmp_path, client):
     assert not report.interrupted and report.skipped == 1
     assert report.progress.analysed == report.progress.total == 7
     table = check_outputs(out, kinds)
+    opened = client.run(lambda: __import__("echoquality.inference.registry", fromlist=["_shared"])._shared
+                        .cache_info().misses)
+    assert all(n <= 3 for n in opened.values()), opened    # models opened once per worker, not per file
     reason = table.set_index("source").loc[str(tmp_path / "archive" / "other" / "truncated.dcm"), "error"]
     assert "corrupt" in reason.lower()
 
