@@ -180,7 +180,8 @@ def analyze_recording(recording: Recording, out_dir: str, settings_fields: dict,
     key = record_key(sha, models)
     ids = {"content_sha256": sha, "models": models, "key": key}
     done = read_marker(marker_path(out, key))
-    if done is not None and not (redo_failed and done["row"].get("status") == FAILED):  # same content already analysed by the same models (a rerun, or a copy of a file)
+    if done is not None and not (redo_failed and done["row"].get("status") == FAILED):
+        # the same content analysed by the same models: a rerun, a copy or a moved file
         return {**done["row"], "source": recording.source, "reused": True}
     try:
         local = _local_fingerprint(tuple(sorted(settings_fields.items())))
