@@ -86,8 +86,9 @@ def main() -> None:
             done = [r for r in report.rows if r.get("status") == "done" and not r.get("reused")]
             frames = sum(r["frames"] for r in done)
             label = f"{n} worker{'s' if n > 1 else ' '}"
-            print(f"{label}: {len(done) / seconds:5.2f} files/s {frames / seconds:6.1f} frames/s  ({len(done)} files, {frames} frames in {seconds:.1f} s; load average "
-                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+            print(f"{label}: {len(done) / seconds:5.2f} files/s {frames / seconds:6.1f} frames/s  "
+                  f"({len(done)} files, {frames} frames in {seconds:.1f} s; "
+                  f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
             for kind, rows in (("loops", [r for r in done if not r["source"].endswith(".dcm")]),
                                ("DICOMs", [r for r in done if r["source"].endswith(".dcm")])):
                 if rows:
