@@ -84,7 +84,7 @@ def connect(cluster: str | None = None, workers: int | None = None):
             raise ClusterError(f"{cluster}: cannot reach the Dask scheduler ({error})") from None
     n = workers or os.cpu_count() or 1
     local = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                         silence_logs=logging.ERROR)
+                         silence_logs=logging.CRITICAL)
     client = Client(local)
     client.register_plugin(IgnoreInterrupts())   # Ctrl-C in a terminal reaches the workers too: the driver decides
     return client
@@ -113,11 +113,12 @@ def _failed_row(recording: Recording, reason: str) -> dict:
 
 
 def run_batch(archives: list[str], out_dir: str | Path, settings, client, redo_failed: bool = False,
-              on_progress: Callable[[BatchProgress], None] | None = None, window: int | None = None) -> BatchReport:
+              on_progress: Callable[[BatchProgress], None] | None = None, window: int | None = None,
+              should_stop: Callable[[], bool] | None = None) -> BatchReport:
     """Analyse every recording under `archives` on the client's cluster; write DIR/recordings.{parquet,csv}.
 
-    Ctrl-C (KeyboardInterrupt) cancels the recordings in flight, writes the table (those rows 'pending')
-    and returns with `interrupted`."""
+    When `should_stop()` turns true, or on KeyboardInterrupt, the recordings in flight are cancelled, the
+    table is written (the rows not done 'pending') and the report says `interrupted`."""
     from distributed import as_completed
     from distributed.client import FutureCancelledError
 
@@ -191,6 +192,8 @@ def run_batch(archives: list[str], out_dir: str | Path, settings, client, redo_f
     try:
         top_up()
         while in_flight:
+            if should_stop is not None and should_stop():
+                raise KeyboardInterrupt
             if not finished.has_ready():   # poll: a blocking wait would not see Ctrl-C (it may reach another thread)
                 time.sleep(POLL_S)
                 continue

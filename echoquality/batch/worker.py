@@ -90,9 +90,14 @@ class RecordingCollector:
         self.fps: float | None = None
         self.found = None
         self._recorder = None
+        self.stem = ""                       # what `analyze_source` reads of an output folder
+        self.notes: list[str] = []
+        self.error = None                    # nothing is written per frame here: no output error
 
     def start_source(self, spec: str, fps: float, view: str | None = None) -> None:
         from echoquality.outputs.cycles_report import CycleRecorder
+        from echoquality.sources import source_stem
+        self.stem = source_stem(spec)
         self.fps = fps
         self._recorder = CycleRecorder(spec, view or self.view, fps)
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from echoquality.batch.engine import BatchProgress, ClusterError, connect, run_batch, statuses
+from echoquality.commands.stop import StopRequest
 from echoquality.inference.backends import ModelError
 
 
@@ -37,8 +38,9 @@ class ProgressBar:
 
 def batch_command(archives: list[str], out_dir: str, settings, cluster: str | None = None,
                   workers: int | None = None, redo_failed: bool = False) -> int:
-    """0 when every file has its row (failed files included: see the table), 130 when interrupted,
-    2 when the cluster or the models cannot be used."""
+    """0 when every file has its row (failed files included: see the table), 128 + the signal when stopped
+    (Ctrl-C, SIGTERM, SIGHUP: the recordings in flight are dropped, the table written), 2 when the cluster or
+    the models cannot be used."""
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -51,11 +53,13 @@ def batch_command(archives: list[str], out_dir: str, settings, cluster: str | No
         print(f"error: {error}", file=sys.stderr)
         return 2
     bar = ProgressBar()
+    stop = StopRequest().install()   # again: starting the cluster may have replaced the handlers
     try:
         with client:
             where = cluster or f"a local cluster of {len(client.scheduler_info()['workers'])} workers"
             print(f"analysing on {where}")
-            report = run_batch(archives, out, settings, client, redo_failed=redo_failed, on_progress=bar)
+            report = run_batch(archives, out, settings, client, redo_failed=redo_failed, on_progress=bar,
+                               should_stop=lambda: stop.requested)
             if client.cluster is not None:
                 client.cluster.close()
     except (ModelError, ValueError) as error:
@@ -64,6 +68,7 @@ def batch_command(archives: list[str], out_dir: str, settings, cluster: str | No
     finally:
         bar.close()
         sys.stderr.flush()
+        stop.__exit__()
     counts = statuses(report.rows)
     p = report.progress
     files_s, frames_s, _ = p.rates()
@@ -75,5 +80,5 @@ def batch_command(archives: list[str], out_dir: str, settings, cluster: str | No
     print(f"frames: {out / 'frames'}")
     if report.interrupted:
         print("interrupted: finished recordings are kept; run again to do the rest", file=sys.stderr)
-        return 130
+        return stop.exit_status
     return 0

@@ -119,17 +119,17 @@ BATCH_VIEWS = _batch_views()
 def _batch_parser(sub) -> None:
     p = sub.add_parser("batch", help="analyse archives of recordings on a Dask cluster, resumably")
     p.add_argument("archives", nargs="+", metavar="ARCHIVE", help="folders (walked recursively) or files")
-    p.add_argument("--out", required=True, help="output folder (recordings.parquet/.csv, frames/, done/)")
+    p.add_argument("--out", required=True, type=folder, help="output folder (recordings.parquet/.csv, frames/, done/)")
     p.add_argument("--cluster", help="Dask scheduler address, tcp://HOST:8786 (default: a local cluster)")
-    p.add_argument("--workers", type=int, help="local cluster: worker processes (default: one per core)")
+    p.add_argument("--workers", type=positive_int, help="local cluster: worker processes (default: one per core)")
     p.add_argument("--redo-failed", action="store_true", help="analyse again the files an earlier run could not read")
     p.add_argument("--method", default="", help="quality method (see analyze)")
     p.add_argument("--view", default=BATCH_VIEWS[0], choices=BATCH_VIEWS,
                    help="the view of every recording, or 'auto' (recognised per frame) where the gate exists")
     p.add_argument("--segmentation", default="", help="segmentation model name or folder")
     p.add_argument("--backend", default="auto", help="inference backend (see analyze)")
-    p.add_argument("--max-frames", type=int, help="analyse at most N frames of each recording")
-    p.add_argument("--fps", type=float, help="frame rate, overriding the file's")
+    p.add_argument("--max-frames", type=positive_int, help="analyse at most N frames of each recording")
+    p.add_argument("--fps", type=frame_rate, help="frame rate, overriding the file's")
     _spacing(p)
 
 
@@ -246,8 +246,8 @@ def _main(argv: list[str] | None = None) -> int:
         settings = AnalysisSettings(args.method, args.view, args.segmentation, args.backend,
                                     max_frames=args.max_frames, fps=args.fps,
                                     spacing=tuple(args.spacing) if args.spacing else None)
-        if args.workers is not None and (args.cluster or args.workers < 1):
-            parser.error("--workers is for the local cluster and must be at least 1")
+        if args.workers is not None and args.cluster:
+            parser.error("--workers is for the local cluster; a cluster at --cluster has its own workers")
         return batch_command(args.archives, args.out, settings, args.cluster, args.workers, args.redo_failed)
     if args.command == "regions":
         from echoquality.commands.regions import regions_command
