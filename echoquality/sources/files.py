@@ -447,7 +447,8 @@ def read_recording(path: Path) -> Recording:
     """Open any supported file by its suffix (DICOM also by content)."""
     suffix = path.suffix.lower()
     if "#" not in path.name or path.exists():
-        check_regular_file(path)    # a FIFO, a device or a folder is refused without opening it
+        if check_regular_file(path).st_size == 0:    # a FIFO, a device or a folder is refused without opening it
+            raise SourceError(f"{path}: is empty (0 bytes: no frames)")
     if suffix in VIDEO_SUFFIXES:
         return read_video(path)
     if suffix == ".npy":

@@ -143,8 +143,10 @@ class Sink(Stage):
         inputs = [self.getInputData(i) for i in range(self.n_inputs)]
         try:
             self.on_frame(*inputs)
-        except Exception:  # the consumer's fault must not stop the stream
-            log.exception("frame %s: result handler failed", frame_tag(inputs[0]).index)
+        except Exception as error:  # the consumer's fault must not stop the stream: one line (traceback at DEBUG)
+            log.error("frame %s: result handler failed (%s: %s)", frame_tag(inputs[0]).index,
+                      type(error).__name__, error)
+            log.debug("result handler", exc_info=True)
         if self.streamer is not None:
             self.streamer.frame_done()
         self.addOutputData(0, inputs[0])

@@ -260,3 +260,9 @@ def test_implausible_spacing_in_a_file_is_taken_as_unknown(tmp_path, spacing):
     source = open_source(str(mhd(tmp_path, "s.mhd", {"ElementSpacing": spacing})))
     frame = next(iter(source))
     assert not source.spacing_known and frame.spacing == default_spacing(4)
+
+
+def test_zero_byte_file_says_it_is_empty(tmp_path):
+    for name in ("empty.mp4", "empty.npy", "empty.png", "empty.dcm", "empty.mhd"):
+        (tmp_path / name).write_bytes(b"")
+        refused(tmp_path / name, "empty")
