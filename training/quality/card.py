@@ -55,10 +55,13 @@ score is the mean of the valid regional scores.
 - `model.onnx`: one input `input` (N, 2, 256, 256) float32: channel 0 the network view of the frame (raw
   grey values 0–255, as the app makes it), channel 1 the region map at the same size (0 none, 1..8 in the
   canonical order of `REGION_NAMES`: basal_left, mid_left, apical_left, apical_right, mid_right,
-  basal_right, annulus_left, annulus_right). Output `quality` (N, 8) scores on the 1–5 scale, same order.
+  basal_right, annulus_left, annulus_right). Output `quality` (N, 8) raw scores, same order.
   Regions absent from the map get a meaningless score: the app marks invalid regions NaN.
-- The app passes the region map it computed before quality (`echoquality.core.quality.model_method`, registry
-  `QualityModel.uses_regions`). No bias correction file: the scores are trained on the 1–5 scale.
+- The app passes the region map it computed before quality (`echoquality.core.quality.model_method`,
+  registry `QualityModel.uses_regions`).
+- `slope_intercept_bias_correction.npy`: the paper's linear bias correction (raw = slope · label + intercept,
+  least squares), fitted on the training frames as they are; the registry applies (raw − intercept) / slope
+  and the app clips to 1–5. In cross-validation each fold fits its own on its own training frames.
 - Mirror averaging inside the graph (frame and region map mirrored together; scores averaged).
 
 ## Network, and why regions are pooled

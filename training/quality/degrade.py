@@ -233,8 +233,8 @@ def apply_operation(img: np.ndarray, op: str, w: np.ndarray, amount: float, g: F
     if op == "dropout":
         db = 32.0 * amount
         factor = 10 ** (-db * ww / 20)
-        floor = g.blood_level * speckle_texture(rng, 2.0)        # the wall sinks to the blood pool's echo level
-        out = np.where(img > floor, img * factor + floor * (1 - factor), img)
+        floor = g.blood_level * (0.6 + 0.4 * speckle_texture(rng, 2.0))   # the wall sinks to the blood pool's level
+        out = img * factor + floor * (1 - factor)
         return out, db / SHADOW_DB_PER_CATEGORY
     if op == "clutter":
         level = 1.15 * amount

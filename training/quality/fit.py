@@ -139,3 +139,26 @@ def predict(model: torch.nn.Module, images: np.ndarray, region_maps: np.ndarray,
             r = torch.from_numpy(region_maps[i:i + batch].astype(np.float32))[:, None]
             out.append(model(x, r).numpy())
     return np.concatenate(out).astype(np.float64)
+
+
+MIN_SLOPE = 0.3
+
+
+def bias_correction(model: torch.nn.Module, frames: list[FrameGeometry], labels: list[str]) -> np.ndarray:
+    """(slope, intercept) of the paper's linear bias correction, fitted on the model's own training frames
+    (undegraded, as they are): raw regional score = slope * frame target + intercept by least squares over the
+    valid regions; applied as (raw - intercept) / slope (`apply_correction`, the registry's convention)."""
+    raw = predict(model, np.stack([g.image for g in frames]), np.stack([g.region_map for g in frames]))
+    valid = np.stack([g.valid for g in frames])
+    target = np.repeat(np.array([LABEL_TARGET[x] for x in labels])[:, None], raw.shape[1], axis=1)
+    slope, intercept = np.polyfit(target[valid], raw[valid], 1)
+    if slope < MIN_SLOPE:
+        log.warning("bias correction slope %.3f below %.2f, clamped", slope, MIN_SLOPE)
+        slope = MIN_SLOPE
+        intercept = float(raw[valid].mean() - slope * target[valid].mean())
+    return np.array([slope, intercept], np.float64)
+
+
+def apply_correction(raw: np.ndarray, correction: np.ndarray) -> np.ndarray:
+    """Scores on the 1-5 scale from raw network outputs: (raw - intercept) / slope, clipped."""
+    return np.clip((raw - correction[1]) / correction[0], 1.0, 5.0)

@@ -26,7 +26,7 @@ import torch
 
 
 from .dataset import DatasetError, load_labelled, patient_of
-from .fit import FitConfig, fit, predict
+from .fit import FitConfig, apply_correction, bias_correction, fit, predict
 from .labels import LabelError, patient_folds
 from .real_labels import agreement_with_labels, format_agreement, global_scores
 from .within_frame import within_frame_check
@@ -63,10 +63,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(out-of-fold regional scores (N, 8), fold of each frame, within-frame check pooled over folds)."""
+    """(out-of-fold regional scores (N, 8), the same before bias correction, fold of each frame, within-frame
+    check pooled over folds). Each fold's bias correction is fitted on its own training frames."""
     patients = [patient_of(g.name) for g in frames]
     folds = patient_folds(patients, args.folds, args.seed, strata=labels)
     scores = np.full((len(frames), 8), np.nan)
+    raw_scores = np.full((len(frames), 8), np.nan)
     checks = []
     for k in range(args.folds):
         train = np.flatnonzero(folds != k)
@@ -74,13 +76,18 @@ def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np
         log.info("fold %d/%d: %d training frames, %d held out", k + 1, args.folds, len(train), len(held))
         model = fit([frames[i] for i in train], [labels[i] for i in train],
                     FitConfig(**{**asdict(cfg), "seed": cfg.seed + 1 + k}))
+        correction = bias_correction(model, [frames[i] for i in train], [labels[i] for i in train])
         held_frames = [frames[i] for i in held]
+        valid = np.stack([g.valid for g in held_frames])
         raw = predict(model, np.stack([g.image for g in held_frames]), np.stack([g.region_map for g in held_frames]))
-        scores[held] = np.where(np.stack([g.valid for g in held_frames]), raw, np.nan)
-        checks.append(within_frame_check(lambda im, rm: predict(model, im, rm), held_frames, seed=100 + k))
-        log.info("fold %d: %s", k + 1, format_agreement("held out", agreement_with_labels(
-            global_scores(scores[held]), [labels[i] for i in held])))
-    return scores, folds, pool_checks(checks)
+        raw_scores[held] = np.where(valid, raw, np.nan)
+        scores[held] = np.where(valid, apply_correction(raw, correction), np.nan)
+        checks.append(within_frame_check(lambda im, rm: apply_correction(predict(model, im, rm), correction),
+                                         held_frames, seed=100 + k))
+        log.info("fold %d (correction slope %.2f intercept %.2f): %s", k + 1, correction[0], correction[1],
+                 format_agreement("held out", agreement_with_labels(global_scores(scores[held]),
+                                                                    [labels[i] for i in held])))
+    return scores, raw_scores, folds, pool_checks(checks)
 
 
 def pool_checks(checks: list[dict]) -> dict:
@@ -167,11 +174,14 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {"data": str(args.data), "frames": len(frames)}
     if args.folds > 1:
         cv_cfg = FitConfig(**{**asdict(cfg), "steps": args.cv_steps or args.steps})
-        scores, folds, checks = cross_validate(frames, labels, args, cv_cfg)
+        scores, raw_scores, folds, checks = cross_validate(frames, labels, args, cv_cfg)
         oof = agreement_with_labels(global_scores(scores), labels)
+        oof_raw = agreement_with_labels(global_scores(raw_scores), labels)
         log.info("%s", format_agreement("out of fold", oof))
+        log.info("%s", format_agreement("(uncorrected)", oof_raw))
         log.info("within-frame (held-out frames, synthetic): %s", json.dumps(checks))
         report["cross_validation"] = {"folds": args.folds, "steps_per_fold": cv_cfg.steps, "global_vs_labels": oof,
+                                      "global_vs_labels_uncorrected": oof_raw,
                                       "within_frame": checks,
                                       "frames": [{"name": g.name, "label": y, "fold": int(f),
                                                   "scores": [None if not np.isfinite(v) else round(float(v), 3)
@@ -184,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     log.info("shipped network: all %d frames, %d steps", len(frames), cfg.steps)
     model = fit(frames, labels, cfg)
+    correction = bias_correction(model, frames, labels)
+    report["bias_correction"] = {"slope": correction[0], "intercept": correction[1]}
     from .export import export_region_model
     export_region_model(model, out / "model.onnx", mirror=not args.no_mirror)
+    np.save(out / "slope_intercept_bias_correction.npy", correction)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "training.json").write_text(json.dumps({
         "command": "python -m training.quality.train " + " ".join(sys.argv[1:] if argv is None else argv),
