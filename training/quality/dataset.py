@@ -1,10 +1,5 @@
-"""Clean frames for the quality generator: CAMUS-style folders (images/ + masks/), split by patient.
-
-Base quality of the clean frames (unknown: no expert labels) is estimated from a physical proxy, the
-region's gCNR against the LV lumen: each region gets 3.0 + 1.75 x (rank of its gCNR among the same region
-of all frames, 0..1), i.e. the clean frames are taken as 'ok' to 'excellent', ordered by tissue/blood
-separability. Degradations are subtracted from this base (degrade.py).
-"""
+"""Labelled frames for the quality network: CAMUS-style folders (images/ + masks/ + image_quality.csv), each
+frame through the app's canonical framing with its regions from the reference mask."""
 from __future__ import annotations
 
 import logging
@@ -21,9 +16,6 @@ from .degrade import FrameGeometry, prepare_frame
 from .labels import read_labels
 
 log = logging.getLogger(__name__)
-
-BASE_LOW, BASE_SPAN = 3.0, 1.75
-
 
 class DatasetError(Exception):
     """A data folder that cannot be used."""
@@ -59,7 +51,6 @@ def load_frames(folder: str | Path, limit: int = 0) -> list[FrameGeometry]:
         frames.append(g)
     if not frames:
         raise DatasetError(f"{folder}: no usable frames")
-    assign_base_quality(frames)
     return frames
 
 
@@ -79,29 +70,3 @@ def load_labelled(folder: str | Path, limit: int = 0) -> tuple[list[FrameGeometr
     if not frames:
         raise DatasetError(f"{folder}: no frame has an expert label")
     return frames, [expert[g.name] for g in frames]
-
-
-def assign_base_quality(frames: list[FrameGeometry]) -> None:
-    """Base quality per region from the rank of its gCNR among all frames (3.0 .. 4.75)."""
-    gcnr = np.stack([g.gcnr for g in frames])                   # (F, 8), NaN where invalid
-    for k in range(gcnr.shape[1]):
-        col = gcnr[:, k]
-        ok = np.isfinite(col)
-        rank = np.full(col.shape, 0.5)
-        if ok.sum() > 1:
-            order = col[ok].argsort().argsort()
-            rank[ok] = order / (ok.sum() - 1)
-        for g, r in zip(frames, rank):
-            g.base_quality[k] = BASE_LOW + BASE_SPAN * r
-
-
-def split_by_patient(frames: list[FrameGeometry], fractions: tuple[float, float], seed: int
-                     ) -> tuple[list[FrameGeometry], list[FrameGeometry], list[FrameGeometry]]:
-    """(train, validation, test) frames; validation/test take the given fractions of the patients."""
-    patients = sorted({patient_of(g.name) for g in frames})
-    order = np.random.default_rng(seed).permutation(len(patients))
-    n_val, n_test = (max(1, round(f * len(patients))) for f in fractions)
-    val = {patients[i] for i in order[:n_val]}
-    test = {patients[i] for i in order[n_val:n_val + n_test]}
-    pick = lambda s: [g for g in frames if patient_of(g.name) in s]  # noqa: E731
-    return [g for g in frames if patient_of(g.name) not in val | test], pick(val), pick(test)

@@ -362,16 +362,3 @@ def geometric_augment(image: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
         image = (255.0 * (image.astype(np.float32) / 255.0) ** rng.uniform(0.9, 1.1)).astype(np.uint8)
     return (np.ascontiguousarray(image), labels, valid,
             None if region_map is None else np.ascontiguousarray(region_map))
-
-
-def cell_targets(region_map: np.ndarray, labels: np.ndarray, valid: np.ndarray, cells: int = 8
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Auxiliary targets on a cells x cells grid: (region share of each cell (8, c, c) normalised per region,
-    cell quality (c, c) = region-weighted labels, cell weight (c, c) = share of region pixels)."""
-    k = SIZE // cells
-    onehot = (region_map[None] == np.arange(1, N_REGIONS + 1)[:, None, None]) & valid[:, None, None]
-    counts = onehot.reshape(N_REGIONS, cells, k, cells, k).sum(axis=(2, 4)).astype(np.float32)
-    share = counts / np.maximum(counts.sum(axis=(1, 2), keepdims=True), 1)
-    total = counts.sum(axis=0)
-    quality = (counts * labels[:, None, None]).sum(axis=0) / np.maximum(total, 1)
-    return share, quality.astype(np.float32), (total / (k * k)).astype(np.float32)

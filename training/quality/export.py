@@ -1,4 +1,5 @@
-"""Export the quality network to ONNX (the published-folder contract) and check it against PyTorch."""
+"""Export the region-pooled quality network to ONNX (one packed input: frame and region map) and check it against
+PyTorch."""
 from __future__ import annotations
 
 import logging
@@ -10,27 +11,6 @@ import torch
 log = logging.getLogger(__name__)
 
 INPUT_NAME, OUTPUT_NAME = "input", "quality"
-
-
-def export_onnx(model: torch.nn.Module, path: str | Path, size: int = 256, opset: int = 17) -> Path:
-    """Write `model` as ONNX: input (N,1,size,size) float32 raw 0-255, output (N,8) scores on the 1-5 scale."""
-    import onnxruntime as ort
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval()
-    example = torch.rand(2, 1, size, size) * 255.0
-    torch.onnx.export(model, example[:1], str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                      dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}}, opset_version=opset,
-                      do_constant_folding=True, dynamo=False)
-    fix_output_shape(path)
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: example.numpy()})[0]
-    with torch.no_grad():
-        want = model(example).numpy()
-    error = float(np.abs(got - want).max())
-    if error > 1e-3:
-        raise RuntimeError(f"{path}: ONNX scores differ from PyTorch by {error}")
-    log.info("%s: exported, max |ONNX - PyTorch| = %.2e", path, error)
-    return path
 
 
 def fix_output_shape(path: Path, n_outputs: int = 8) -> None:
