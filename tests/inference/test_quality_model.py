@@ -1,19 +1,24 @@
-"""The shipped end-to-end quality model through the app's registry: contract, range, and a monotonic
-response on real CAMUS frames (a region strongly degraded scores lower than the same region clean)."""
+"""The shipped end-to-end quality model through the app's registry, on real E95 frames it never saw
+(framing, segmentation, clean-up and regions as in the app): contract and range, a wall whose echo was
+erased scores lower than the same wall intact and than the rest of its frame, and gain/TGC changes move the
+scores little."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
-from echoquality.inference.registry import MODELS_DIR, load_quality_model
-from echoquality.core.quality import DEFAULT_METHOD, DEFAULT_QUALITY_MODEL
-from echoquality.inference.registry import resolve_method
-from echoquality.core.vocabulary import N_REGIONS
-from training.quality.degrade import apply_operation, prepare_frame, region_means, wedge
+from echoquality.core.cleanup import clean_labels
+from echoquality.core.framing import network_view
+from echoquality.core.quality import DEFAULT_METHOD, DEFAULT_QUALITY_MODEL, model_method
+from echoquality.core.regions import divide_myocardium
+from echoquality.core.vocabulary import N_REGIONS, default_spacing
+from echoquality.inference.registry import MODELS_DIR, load_quality_model, load_segmentation_model, resolve_method
+from echoquality.sources.playback import open_source
+from tests.helpers import DEMO_LOOP
+from training.quality.degrade import prepare_frame
+from training.quality.within_frame import erase_wall
 
-# Patients of the model's held-out test split (see models/<name>/training.json).
-FRAMES = ("patient0055_4CH_ED", "patient0102_4CH_ES", "patient0049_2CH_ES")
+PICKS = (0, 65, 130)
 
 
 @pytest.fixture(scope="module")
@@ -23,46 +28,66 @@ def model():
     return load_quality_model(DEFAULT_QUALITY_MODEL, "onnxruntime-cpu")
 
 
-def _frame(camus, name):
-    image = cv2.imread(str(camus / "images" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
-    labels = cv2.imread(str(camus / "masks" / f"{name}.png"), cv2.IMREAD_GRAYSCALE)
-    return prepare_frame(name, image, labels, "a2c" if "2CH" in name else "a4c")
+@pytest.fixture(scope="module")
+def frames():
+    """FrameGeometry of three E95 frames with the app's regions."""
+    segmentation = load_segmentation_model(backend="onnxruntime-cpu")
+    out = []
+    for frame in open_source(str(DEMO_LOOP)):
+        if frame.index not in PICKS:
+            continue
+        nv = network_view(frame.image, frame.spacing or default_spacing(frame.image.shape[0]))
+        labels = clean_labels(segmentation.predict(nv.image[None, None].astype(np.float32))[0], nv.sector)
+        g = prepare_frame(f"e95_{frame.index}", nv.image, labels, "a4c", sector=nv.sector,
+                          spacing=nv.framing.network_spacing)
+        assert g is not None and g.valid[:6].all()
+        out.append(g)
+    return out
 
 
-def test_e2e_is_the_default_method():
+def _scores(model, images, region_map):
+    images = np.asarray(images, np.float32)[:, None]
+    return model.predict(images, np.repeat(region_map[None, None].astype(np.float32), len(images), axis=0))
+
+
+def test_e2e_is_the_default_method_and_scores_each_region_where_it_lies(model):
     assert DEFAULT_METHOD == "e2e"
-    method, name = resolve_method("e2e", "onnxruntime-cpu")
+    _, name = resolve_method("e2e", "onnxruntime-cpu")
     assert name == "e2e"
+    assert model.uses_regions and model.framing == "fan" and model.bias_correction is None
 
 
-def test_contract_shape_and_range(model, camus):
-    batch = np.stack([_frame(camus, n).image for n in FRAMES])[:, None].astype(np.float32)
-    scores = model.predict(batch)
-    assert scores.shape == (len(FRAMES), N_REGIONS) and scores.dtype == np.float32
-    assert np.all(np.isfinite(scores))
-    assert np.all((scores > 0.0) & (scores < 6.0))
-    assert model.bias_correction is not None
-    # a black frame (nothing visible) scores below the real frames
-    black = model.predict(np.zeros((1, 1, 256, 256), np.float32))
-    assert black.mean() < scores.mean() - 0.5
+def test_contract_shape_and_range(model, frames):
+    for g in frames:
+        s = _scores(model, [g.image, np.zeros_like(g.image)], g.region_map)
+        assert s.shape == (2, N_REGIONS) and s.dtype == np.float32
+        assert np.all((s >= 1.0) & (s <= 5.0))
+        assert s[1][g.valid].mean() < s[0][g.valid].mean() - 1.0     # a black frame: nothing visible
 
 
-@pytest.mark.parametrize("name", FRAMES)
-@pytest.mark.parametrize("region", [1, 2, 4])   # mid_left, apical_left, mid_right
-def test_shadowed_region_scores_lower(model, camus, name, region):
-    g = _frame(camus, name)
-    if not g.valid[region]:
-        pytest.skip("region invalid on this frame")
-    rng = np.random.default_rng(region)
-    w = wedge(g, region, rng, from_transducer=True)
-    out, _ = apply_operation(g.image.astype(np.float32), "shadow", w, 1.0, g, rng)
-    assert region_means(g, w)[region] > 0.6
-    clean, shadowed = model.predict(np.stack([g.image, np.clip(out, 0, 255)])[:, None].astype(np.float32))
-    assert shadowed[region] < clean[region] - 1.0
+@pytest.mark.parametrize("region", [0, 1, 4, 5])   # basal and mid walls, left and right
+def test_erased_wall_scores_lower(model, frames, region):
+    for i, g in enumerate(frames):
+        erased, covered = erase_wall(g, region, np.random.default_rng(i))
+        assert covered > 0.9
+        intact, after = _scores(model, [g.image, erased], g.region_map)
+        assert after[region] < intact[region] - 0.75, (g.name, intact[region], after[region])
+        others = np.delete(np.arange(6), region)
+        assert after[region] < after[others].min(), (g.name, after)
 
 
-def test_gain_and_gamma_change_scores_little(model, camus):
-    images = np.stack([_frame(camus, n).image for n in FRAMES]).astype(np.float32)
-    base = model.predict(images[:, None])
-    for changed in (np.clip(images * 1.2, 0, 255), images * 0.8, 255 * (images / 255) ** 1.1):
-        assert np.abs(model.predict(changed[:, None].astype(np.float32)) - base).mean() < 0.4
+def test_the_app_method_passes_the_region_map(model, frames):
+    from echoquality.core.regions import Regions
+    g = frames[0]
+    regions = Regions(g.region_map, g.valid, np.zeros(8, int), np.zeros(8), np.zeros_like(g.sector), None, g.sector)
+    got = model_method(model)(g.image, regions)
+    assert np.allclose(got[g.valid], _scores(model, [g.image], g.region_map)[0][g.valid], atol=1e-5)
+
+
+def test_gain_tgc_and_gamma_change_scores_little(model, frames):
+    for g in frames:
+        x = g.image.astype(np.float32)
+        depth_gain = 10 ** (np.interp(g.radius, [0, g.radius.max()], [-3, 3]) / 20)
+        changed = [x * 0.8, np.clip(x * 1.2, 0, 255), 255 * (x / 255) ** 1.1, np.clip(x * depth_gain, 0, 255)]
+        s = _scores(model, [x, *changed], g.region_map)
+        assert np.abs(s[1:] - s[0])[:, g.valid].mean() < 0.3

@@ -55,13 +55,16 @@ score is the mean of the valid regional scores.
 - `model.onnx`: one input `input` (N, 2, 256, 256) float32: channel 0 the network view of the frame (raw
   grey values 0–255, as the app makes it), channel 1 the region map at the same size (0 none, 1..8 in the
   canonical order of `REGION_NAMES`: basal_left, mid_left, apical_left, apical_right, mid_right,
-  basal_right, annulus_left, annulus_right). Output `quality` (N, 8) raw scores, same order.
+  basal_right, annulus_left, annulus_right). Output `quality` (N, 8) scores on the 1–5 scale (before clipping), same order.
   Regions absent from the map get a meaningless score: the app marks invalid regions NaN.
 - The app passes the region map it computed before quality (`echoquality.core.quality.model_method`,
   registry `QualityModel.uses_regions`).
-- `slope_intercept_bias_correction.npy`: the paper's linear bias correction (raw = slope · label + intercept,
-  least squares), fitted on the training frames as they are; the registry applies (raw − intercept) / slope
-  and the app clips to 1–5. In cross-validation each fold fits its own on its own training frames.
+- The paper's linear bias correction is inside the graph, applied to the global score only: raw global G
+  (mean of the regions present) = slope · label target + intercept by least squares over the training frames
+  as they are; every region of the frame is moved by (G − intercept) / slope − G, so the global score is
+  calibrated on the experts' grades while the differences between regions stay in the categories the
+  synthetic degradations taught. No `slope_intercept_bias_correction.npy`; the app clips to 1–5. In
+  cross-validation each fold fits its own correction on its own training frames.
 - Mirror averaging inside the graph (frame and region map mirrored together; scores averaged).
 
 ## Network, and why regions are pooled

@@ -29,30 +29,41 @@ REGIONS_CHANNEL_DOC = "channel 0: grey values 0-255; channel 1: region map (0 no
 
 class PackedInput(torch.nn.Module):
     """One input (N, 2, 256, 256): channel 0 the frame, channel 1 its region map (the app's single-input
-    sessions); optionally the mean of the frame's and its mirror image's scores."""
+    sessions); optionally the mean of the frame's and its mirror image's scores; optionally the global bias
+    correction (slope, intercept) as a shift of the whole frame (`fit.apply_correction`, without the clip)."""
 
-    def __init__(self, model: torch.nn.Module, mirror: bool):
+    def __init__(self, model: torch.nn.Module, mirror: bool, correction: np.ndarray | None = None):
         super().__init__()
         self.model = model
         self.mirror = mirror
+        self.correction = None if correction is None else (float(correction[0]), float(correction[1]))
+        self.register_buffer("codes", torch.arange(1, 9, dtype=torch.float32).view(1, 8, 1))
 
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
         x, regions = packed[:, :1], packed[:, 1:2]
         if not self.mirror:
-            return self.model(x, regions)
-        both = self.model(torch.cat([x, torch.flip(x, dims=[3])]), torch.cat([regions, torch.flip(regions, dims=[3])]))
-        n = x.shape[0]
-        return 0.5 * (both[:n] + both[n:])
+            scores = self.model(x, regions)
+        else:
+            both = self.model(torch.cat([x, torch.flip(x, dims=[3])]),
+                              torch.cat([regions, torch.flip(regions, dims=[3])]))
+            n = x.shape[0]
+            scores = 0.5 * (both[:n] + both[n:])
+        if self.correction is None:
+            return scores
+        present = (regions.flatten(2) == self.codes).float().amax(dim=2)                  # (N, 8)
+        glob = (scores * present).sum(dim=1, keepdim=True) / present.sum(dim=1, keepdim=True).clamp(min=1)
+        slope, intercept = self.correction
+        return scores + (glob - intercept) / slope - glob
 
 
 def export_region_model(model: torch.nn.Module, path: str | Path, mirror: bool = True, size: int = 256,
-                        opset: int = 17) -> Path:
+                        opset: int = 17, correction: np.ndarray | None = None) -> Path:
     """Write a region-pooled quality network as ONNX with the packed input (N, 2, size, size) float32
     (REGIONS_CHANNEL_DOC) and output (N, 8); checked against PyTorch."""
     import onnxruntime as ort
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    packed = PackedInput(model.eval(), mirror).eval()
+    packed = PackedInput(model.eval(), mirror, correction).eval()
     example = torch.cat([torch.rand(2, 1, size, size) * 255.0,
                          torch.randint(0, 9, (2, 1, size, size)).float()], dim=1)
     torch.onnx.export(packed, example[:1], str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],

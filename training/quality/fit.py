@@ -144,21 +144,31 @@ def predict(model: torch.nn.Module, images: np.ndarray, region_maps: np.ndarray,
 MIN_SLOPE = 0.3
 
 
+def frame_means(raw: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(N,) mean raw score of each frame's valid regions (the global score before correction)."""
+    v = valid.astype(np.float64)
+    return (raw * v).sum(axis=1) / np.maximum(v.sum(axis=1), 1)
+
+
 def bias_correction(model: torch.nn.Module, frames: list[FrameGeometry], labels: list[str]) -> np.ndarray:
-    """(slope, intercept) of the paper's linear bias correction, fitted on the model's own training frames
-    (undegraded, as they are): raw regional score = slope * frame target + intercept by least squares over the
-    valid regions; applied as (raw - intercept) / slope (`apply_correction`, the registry's convention)."""
+    """(slope, intercept) of the paper's linear bias correction, here of the global score: raw global = slope *
+    frame target + intercept, least squares over the model's own training frames (undegraded, as they are).
+    Applied as a shift of the whole frame (`apply_correction`)."""
     raw = predict(model, np.stack([g.image for g in frames]), np.stack([g.region_map for g in frames]))
-    valid = np.stack([g.valid for g in frames])
-    target = np.repeat(np.array([LABEL_TARGET[x] for x in labels])[:, None], raw.shape[1], axis=1)
-    slope, intercept = np.polyfit(target[valid], raw[valid], 1)
+    glob = frame_means(raw, np.stack([g.valid for g in frames]))
+    target = np.array([LABEL_TARGET[x] for x in labels])
+    slope, intercept = np.polyfit(target, glob, 1)
     if slope < MIN_SLOPE:
         log.warning("bias correction slope %.3f below %.2f, clamped", slope, MIN_SLOPE)
         slope = MIN_SLOPE
-        intercept = float(raw[valid].mean() - slope * target[valid].mean())
+        intercept = float(glob.mean() - slope * target.mean())
     return np.array([slope, intercept], np.float64)
 
 
-def apply_correction(raw: np.ndarray, correction: np.ndarray) -> np.ndarray:
-    """Scores on the 1-5 scale from raw network outputs: (raw - intercept) / slope, clipped."""
-    return np.clip((raw - correction[1]) / correction[0], 1.0, 5.0)
+def apply_correction(raw: np.ndarray, correction: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Scores on the 1-5 scale: every region of a frame moved by the same amount, so that the frame's global
+    score G becomes (G - intercept) / slope, while the differences between its regions stay as trained (in
+    categories, from the synthetic degradations); clipped to 1-5. Same as the exported graph."""
+    glob = frame_means(raw, valid)
+    shift = (glob - correction[1]) / correction[0] - glob
+    return np.clip(raw + shift[:, None], 1.0, 5.0)

@@ -81,13 +81,19 @@ def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np
         valid = np.stack([g.valid for g in held_frames])
         raw = predict(model, np.stack([g.image for g in held_frames]), np.stack([g.region_map for g in held_frames]))
         raw_scores[held] = np.where(valid, raw, np.nan)
-        scores[held] = np.where(valid, apply_correction(raw, correction), np.nan)
-        checks.append(within_frame_check(lambda im, rm: apply_correction(predict(model, im, rm), correction),
+        scores[held] = np.where(valid, apply_correction(raw, correction, valid), np.nan)
+        checks.append(within_frame_check(lambda im, rm: apply_correction(predict(model, im, rm), correction,
+                                                                         present_regions(rm)),
                                          held_frames, seed=100 + k))
         log.info("fold %d (correction slope %.2f intercept %.2f): %s", k + 1, correction[0], correction[1],
                  format_agreement("held out", agreement_with_labels(global_scores(scores[held]),
                                                                     [labels[i] for i in held])))
     return scores, raw_scores, folds, pool_checks(checks)
+
+
+def present_regions(region_maps: np.ndarray) -> np.ndarray:
+    """(N, 8) which regions appear in each region map (as the exported graph sees it)."""
+    return np.stack([np.bincount(m.ravel().astype(np.int64), minlength=9)[1:9] > 0 for m in region_maps])
 
 
 def pool_checks(checks: list[dict]) -> dict:
@@ -197,8 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     correction = bias_correction(model, frames, labels)
     report["bias_correction"] = {"slope": correction[0], "intercept": correction[1]}
     from .export import export_region_model
-    export_region_model(model, out / "model.onnx", mirror=not args.no_mirror)
-    np.save(out / "slope_intercept_bias_correction.npy", correction)
+    export_region_model(model, out / "model.onnx", mirror=not args.no_mirror, correction=correction)
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "training.json").write_text(json.dumps({
         "command": "python -m training.quality.train " + " ".join(sys.argv[1:] if argv is None else argv),
