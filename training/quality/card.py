@@ -108,6 +108,11 @@ Table-4 style (the paper's Table 4 compares methods on regional labels; here: gl
 |---|---|---|---|---|
 {chr(10).join(rows)}
 
+The previous default `regional_quality_mnv2` (synthetic labels only, whole frame resized, no expert labels
+seen): ρ 0.28 on its own held-out patients (41 frames; mean Poor / Medium / Good 2.23 / 3.62 / 3.93) and
+0.43 on all 149 frames, 108 of which were its training images. The pixel-metric rows use the same frames,
+regions and folds; their maps are refitted on the labels in each fold (`models/pixel_metrics/`).
+
 Confusion of this model (out of fold):
 
 {_confusion(cv['global_vs_labels']['confusion']) if cv else '(no cross-validation run)'}
@@ -117,13 +122,24 @@ sunk to the blood pool's level scores {wf.get('wall_dropped_out', float('nan')):
 the dropped-out wall is the lowest of its frame in {100 * wf.get('dropped_wall_lowest', float('nan')):.0f} % of cases. Spearman ρ between predicted and
 generated quality loss over random degradations of the held-out frames: {wf.get('rho_predicted_vs_generated_loss', float('nan')):.2f}.
 
+The folds' networks had 300 steps each (time); the shipped one has {args['steps']}. On real E95 frames it never saw
+(`tests/inference/test_quality_model.py`), erasing a basal or mid wall lowers that wall by 0.8–1.5 and the
+rest of the frame by 0.1–0.3: the global score's calibration moves every region of a frame together, so a
+frame that lost a wall also scores a little lower elsewhere. Within-frame sensitivity is the weak side of
+this model: the synthetic checks above come from short fold runs, and apical walls that already score low
+move little.
+
 `docs/quality_camus_out_of_fold.png`: CAMUS frames of each grade (rows Poor, Medium, Good; drawn at random)
 with their out-of-fold regional scores.
 
 ## Real loops (not used in training; regions from `camus_seg_lite`)
 {_loops(extra.get('loops', {}))}
 
-Montage: `docs/quality_loops.png` (four frames of each loop, regions coloured by score).
+Montage: `docs/quality_loops.png` (four frames of each loop, regions coloured by score). Through the
+canonical framing (`echoquality.core.framing.network_view`; the model declares `framing=fan` in its ONNX
+metadata). E95: the apex (near-field clutter) scores lowest, the basal walls highest. echotk: the faint
+lateral wall (image right) scores below the septum (mid 3.4 against 4.5); the segmentation often loses it
+(regions invalid in 60 % of frames).
 
 ## Speed (`benchmarks/bench_quality_model.py`, E95 frames, 2-core CPU)
 {speed or '(not measured)'}
@@ -147,6 +163,8 @@ derive from CAMUS) are only looked at, never trained on.
   the visibility hinges and the synthetic within-frame contrast. Regional agreement with experts is unknown.
 - One scanner family (CAMUS, GE Vivid E95), 149 frames; apical long-axis views never seen.
 - The labels' scale (Good 4, Medium 3, Poor 2) is our reading of CAMUS' three grades.
+- Trained on the canonical fan framing; on the whole frame resized (the paper's contract) the E95 loop scores
+  about the same, the echotk loop up to 0.4 apart per region.
 """
     path = folder / "README.md"
     path.write_text(text)
