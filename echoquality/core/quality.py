@@ -70,4 +70,4 @@ def smooth_scores(previous: np.ndarray | None, scores: np.ndarray, dt_s: float, 
 
 
 DEFAULT_METHOD = "e2e"
-DEFAULT_QUALITY_MODEL = "regional_quality_mnv2"  # models/<name>/ used by 'e2e' (training/quality, issue 5)
+DEFAULT_QUALITY_MODEL = "regional_quality_rp"  # models/<name>/ used by 'e2e' (training/quality, issue 11)
