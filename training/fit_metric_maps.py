@@ -171,7 +171,8 @@ def fit(samples: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
 def expert_samples(data: Path) -> tuple[list[str], list[str], list[str], dict[str, np.ndarray]]:
     """(frame names, labels, patients, {metric: (F, 8) values}) of the undegraded, expert-labelled frames,
     each in the network view the app uses (`training.quality.dataset.network_frame`)."""
-    from training.quality.dataset import network_frame, patient_of
+    from training.common import patient_of
+    from training.quality.dataset import network_frame
     from training.quality.labels import read_labels
     expert = read_labels(data)
     names, labels, values = [], [], {m: [] for m in METRICS}

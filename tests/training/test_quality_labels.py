@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.quality.dataset import patient_of
+from training.common import patient_of
 from training.quality.labels import LabelError, category_of, patient_folds, read_labels
 from training.quality.real_labels import agreement_with_labels, global_scores
 

@@ -3,7 +3,6 @@ frame through the app's canonical framing with its regions from the reference ma
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import cv2
@@ -12,6 +11,8 @@ import numpy as np
 from echoquality.core.framing import network_view
 from echoquality.core.vocabulary import default_spacing
 
+from training.common import patient_of
+
 from .degrade import FrameGeometry, prepare_frame
 from .labels import read_labels
 
@@ -19,11 +20,6 @@ log = logging.getLogger(__name__)
 
 class DatasetError(Exception):
     """A data folder that cannot be used."""
-
-
-def patient_of(name: str) -> str:
-    match = re.search(r"patient\d+", name, re.IGNORECASE)
-    return match.group(0).lower() if match else name
 
 
 def load_frames(folder: str | Path, limit: int = 0) -> list[FrameGeometry]:

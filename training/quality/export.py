@@ -2,26 +2,14 @@
 PyTorch."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import torch
 
-log = logging.getLogger(__name__)
+from training.common import export_onnx
 
 INPUT_NAME, OUTPUT_NAME = "input", "quality"
-
-
-def fix_output_shape(path: Path, n_outputs: int = 8) -> None:
-    """Declare the output as (N, n_outputs) in the ONNX file (the exporter leaves the second dim symbolic)."""
-    import onnx
-    model = onnx.load(str(path))
-    dims = model.graph.output[0].type.tensor_type.shape.dim
-    if len(dims) == 2:
-        dims[1].Clear()
-        dims[1].dim_value = n_outputs
-        onnx.save(model, str(path))
 
 
 REGIONS_CHANNEL_DOC = "channel 0: grey values 0-255; channel 1: region map (0 none, 1..8 canonical order)"
@@ -57,26 +45,12 @@ class PackedInput(torch.nn.Module):
 
 
 def export_region_model(model: torch.nn.Module, path: str | Path, mirror: bool = True, size: int = 256,
-                        opset: int = 17, correction: np.ndarray | None = None) -> Path:
+                        correction: np.ndarray | None = None) -> Path:
     """Write a region-pooled quality network as ONNX with the packed input (N, 2, size, size) float32
-    (REGIONS_CHANNEL_DOC) and output (N, 8); checked against PyTorch."""
-    import onnxruntime as ort
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    (REGIONS_CHANNEL_DOC) and output (N, 8), framing=fan in its metadata; checked against PyTorch
+    (`training.common.export_onnx`)."""
     packed = PackedInput(model.eval(), mirror, correction).eval()
     example = torch.cat([torch.rand(2, 1, size, size) * 255.0,
                          torch.randint(0, 9, (2, 1, size, size)).float()], dim=1)
-    torch.onnx.export(packed, example[:1], str(path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                      dynamic_axes={INPUT_NAME: {0: "N"}, OUTPUT_NAME: {0: "N"}}, opset_version=opset,
-                      do_constant_folding=True, dynamo=False)
-    fix_output_shape(path)
-    from training.segmentation.export import set_metadata
-    set_metadata(path, {"framing": "fan", "input_channels": REGIONS_CHANNEL_DOC})
-    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {INPUT_NAME: example.numpy()})[0]
-    with torch.no_grad():
-        want = packed(example).numpy()
-    error = float(np.abs(got - want).max())
-    if error > 1e-3:
-        raise RuntimeError(f"{path}: ONNX scores differ from PyTorch by {error}")
-    log.info("%s: exported, max |ONNX - PyTorch| = %.2e", path, error)
-    return path
+    return export_onnx(packed, path, example, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
+                       metadata={"framing": "fan", "input_channels": REGIONS_CHANNEL_DOC})

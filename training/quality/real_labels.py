@@ -9,25 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from training.common import spearman
+
 from .labels import LABELS, category_of
-
-
-def ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks with ties averaged (for Spearman's rho)."""
-    order = np.argsort(x, kind="mergesort")
-    r = np.empty(len(x), np.float64)
-    r[order] = np.arange(len(x), dtype=np.float64)
-    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse, weights=r)
-    return (sums / counts)[inverse]
-
-
-def spearman(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho of two samples (NaN below 3 values)."""
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    if a.size < 3:
-        return float("nan")
-    return float(np.corrcoef(ranks(a), ranks(b))[0, 1])
 
 
 def label_index(labels: list[str]) -> np.ndarray:

@@ -25,7 +25,9 @@ import numpy as np
 import torch
 
 
-from .dataset import DatasetError, load_labelled, patient_of
+from training.common import patient_of
+
+from .dataset import DatasetError, load_labelled
 from .fit import FitConfig, apply_correction, bias_correction, fit, predict
 from .labels import LabelError, patient_folds
 from .real_labels import agreement_with_labels, format_agreement, global_scores

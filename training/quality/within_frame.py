@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from .degrade import FrameGeometry, apply_operation, degrade_with_drop, region_means, wall_band
-from .real_labels import spearman
+from training.common import spearman
 
 Score = Callable[[np.ndarray, np.ndarray], np.ndarray]   # (images (N,256,256), region maps) -> (N, 8)
 
