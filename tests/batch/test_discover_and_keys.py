@@ -41,7 +41,8 @@ def test_recordings_and_skipped_files_with_reasons(tmp_path):
     sources = {r.source: r for r in recordings}
     b = tmp_path / "a" / "b"
     assert set(sources) == {str(tmp_path / "a" / "loop.MP4"), str(b / "1.2.840.113619.2.1"), str(b / "IM0001"),
-                            str(tmp_path / "a" / "frames.npy"), str(b / "frame_#.mhd"), str(tmp_path / "a" / "single.mhd")}
+                            str(tmp_path / "a" / "frames.npy"), str(b / "frame_#.mhd"),
+                            str(tmp_path / "a" / "single.mhd")}
     sequence = sources[str(b / "frame_#.mhd")].files   # numbered in order, each header with its data file
     assert sequence == tuple(str(b / f"frame_{i}.{s}") for i in (0, 1, 2, 10) for s in ("mhd", "raw"))
     assert sources[str(tmp_path / "a" / "single.mhd")].files == (str(tmp_path / "a" / "single.mhd"),
