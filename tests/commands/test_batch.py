@@ -74,11 +74,14 @@ def build_archive(root: Path, loops: int = 3) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def client():
     """A real local cluster: 2 single-threaded worker processes, as `batch` starts one."""
+    environ = dict(os.environ)   # Dask's nannies set OMP_NUM_THREADS=1 and more here: not for the later tests
     client = connect(workers=2)
     yield client
     cluster = client.cluster
     client.close()
     cluster.close()
+    os.environ.clear()
+    os.environ.update(environ)
 
 
 def frames_table(out: Path) -> pd.DataFrame:
@@ -184,4 +187,35 @@ def test_driver_killed_then_resumed_does_nothing_twice(tmp_path, client):
     analysed_now = {r["key"] for r in report.rows if r.get("key") and not r["reused"]}
     assert not analysed_now & {name[:-5] for name in before}              # nothing done twice
     assert {p.name: p.stat().st_mtime_ns for p in (out / "done").glob("*/*.json") if p.name in before} == before
+    check_outputs(out, kinds)
+
+
+def test_a_recording_that_kills_its_workers_is_failed_then_retried(tmp_path, client):
+    kinds = build_archive(tmp_path / "archive", loops=4)
+    out = tmp_path / "out"
+    scheduler = client.cluster.scheduler
+    killed: list[int] = []
+
+    def kill_a_busy_worker(progress) -> None:
+        if killed:
+            return
+        pids = client.run(os.getpid)
+        busy = [address for address, keys in client.processing().items() if keys and address in pids]
+        if busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
+
+    scheduler.allowed_failures = 0      # the first dead worker condemns its recording
+    try:
+        report = run_batch([str(tmp_path / "archive")], out, SETTINGS, client, on_progress=kill_a_busy_worker)
+    finally:
+        scheduler.allowed_failures = 3
+    assert killed
+    died = [r for r in report.rows if "a worker died while analysing it" in (r.get("error") or "")]
+    assert died and all(r["status"] == "failed" and not r.get("key") for r in died)
+    assert sorted(r["source"] for r in report.rows) == sorted(kinds)
+    assert wait_until(lambda: len(client.scheduler_info()["workers"]) == 2, timeout=120)
+
+    again = run_batch([str(tmp_path / "archive")], out, SETTINGS, client)   # not marked: tried again
+    assert again.progress.done - again.progress.reused <= len(died)
     check_outputs(out, kinds)
