@@ -43,6 +43,7 @@ BLANK_LEVEL = 12
 CHROMA = 50
 SATURATION = 0.45
 COLOUR_SIZE = 320
+COLOUR_CELLS = 80
 # Colour Doppler when at least this fraction of the fan is colour-coded.
 COLOUR_FRACTION = 0.004
 # A fan whose edges open by less than this is a strip (M-mode or spectral display), not a sector.
@@ -82,7 +83,11 @@ PASS = Verdict()
 
 
 def colour_map(image: np.ndarray) -> np.ndarray | None:
-    """bool map of colour-coded pixels of an RGB(A) frame, shrunk to COLOUR_SIZE on its longer side; None for grey."""
+    """Colour-coded fraction (0-255) per cell of an RGB(A) frame, COLOUR_CELLS cells on its longer side; None for grey.
+
+    Pixels are judged on a copy shrunk to COLOUR_SIZE (nearest), opened to drop thin coloured
+    overlays, then averaged into cells: small enough to travel with the frame through the chain.
+    """
     a = np.asarray(image)
     if a.ndim != 3 or a.shape[2] < 3:
         return None
@@ -95,10 +100,13 @@ def colour_map(image: np.ndarray) -> np.ndarray | None:
                        interpolation=cv2.INTER_NEAREST) if scale < 1 else np.ascontiguousarray(a)
     hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)      # S = 255·(max-min)/max, V = max
     saturation, value = hsv[:, :, 1], hsv[:, :, 2]
-    coloured = (saturation >= round(255 * SATURATION)) & (saturation.astype(np.uint16) * value >= 255 * CHROMA)
-    if not coloured.any():
-        return coloured
-    return cv2.morphologyEx(coloured.astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)).astype(bool)
+    coloured = ((saturation >= round(255 * SATURATION))
+                & (saturation.astype(np.uint16) * value >= 255 * CHROMA)).astype(np.uint8) * 255
+    if coloured.any():
+        coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+    cell = min(1.0, COLOUR_CELLS / max(coloured.shape))
+    size = (max(1, round(coloured.shape[1] * cell)), max(1, round(coloured.shape[0] * cell)))
+    return cv2.resize(coloured, size, interpolation=cv2.INTER_AREA) if cell < 1 else coloured
 
 
 def declared_mode(regions: list[tuple[int, int]]) -> str | None:
@@ -117,17 +125,17 @@ def declared_mode(regions: list[tuple[int, int]]) -> str | None:
     return None
 
 
-def colour_fraction(colour: np.ndarray, fan: Fan) -> float:
+def colour_fraction(colour: np.ndarray | None, fan: Fan) -> float:
     """Fraction of the fan's hull that is colour-coded (`colour` from `colour_map` of the same frame)."""
     if not fan.found or colour is None or not colour.any():
         return 0.0
     h, w = fan.frame_shape
     step_y, step_x = h / colour.shape[0], w / colour.shape[1]
-    hull = np.asarray(fan.hull, np.float64) / [step_x, step_y]
+    hull = (np.asarray(fan.hull, np.float64) + 0.5) / [step_x, step_y] - 0.5
     mask = np.zeros(colour.shape, np.uint8)
     cv2.fillConvexPoly(mask, np.round(hull * 16).astype(np.int32), 1, cv2.LINE_8, 4)
     inside = mask.astype(bool)
-    return float(colour[inside].sum() / max(1, inside.sum()))
+    return float(colour[inside].astype(np.float64).sum() / (255.0 * max(1, inside.sum())))
 
 
 def texture_ratio(gray: np.ndarray, box: tuple[int, int, int, int]) -> float:
