@@ -11,6 +11,8 @@ short reason for the screen (`REASONS`). The checks, in the order they are made:
    conversion, `colour_map`).
 3. The view (`view_verdict`): the view classifier says "other" (see `echoquality.core.view`).
 4. After segmentation (`anatomy_verdict`): no LV, or too few myocardial regions found.
+
+(`error` marks a frame whose analysis failed.)
 """
 from __future__ import annotations
 
@@ -21,8 +23,8 @@ import numpy as np
 
 from .fan import Fan
 
-OK = "ok"
-STATUSES = ("ok", "blank", "no_fan", "colour_doppler", "m_mode", "spectral_doppler", "not_apical", "no_lv")
+OK, ERROR = "ok", "error"
+STATUSES = ("ok", "blank", "no_fan", "colour_doppler", "m_mode", "spectral_doppler", "not_apical", "no_lv", "error")
 REASONS = {
     "ok": "",
     "blank": "No image: blank frame",
@@ -32,18 +34,21 @@ REASONS = {
     "spectral_doppler": "No apical view: spectral Doppler",
     "not_apical": "No apical view",
     "no_lv": "No LV wall found",
+    "error": "Analysis failed on this frame",
 }
 
 # A frame with fewer than 1 % of its pixels at this grey level or above is blank.
 BLANK_LEVEL = 12
 # Colour: a pixel is colour-coded when max-min of its RGB values is at least CHROMA and at least
 # SATURATION of its brightest channel (tinted grey maps stay below); the map is shrunk to
-# COLOUR_SIZE pixels on its longer side and opened so that thin coloured overlays (ECG trace,
-# markers) drop out.
+# COLOUR_SIZE pixels on its longer side, opened, and line-like parts are dropped so that coloured
+# overlays (ECG trace, calipers, markers) do not count.
 CHROMA = 50
 SATURATION = 0.45
 COLOUR_SIZE = 320
 COLOUR_CELLS = 80
+# Coloured parts thinner than this on average (pixels at COLOUR_SIZE) are overlay lines, not flow.
+MIN_COLOUR_THICKNESS = 4.0
 # Colour Doppler when at least this fraction of the fan is colour-coded.
 COLOUR_FRACTION = 0.004
 # A fan whose edges open by less than this is a strip (M-mode or spectral display), not a sector.
@@ -103,7 +108,12 @@ def colour_map(image: np.ndarray) -> np.ndarray | None:
     coloured = ((saturation >= round(255 * SATURATION))
                 & (saturation.astype(np.uint16) * value >= 255 * CHROMA)).astype(np.uint8) * 255
     if coloured.any():
-        coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
+        coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
+        if n > 1:   # drop line-like parts (an ECG trace, calipers): mean thickness = area / longer side
+            long_side = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
+            keep = np.concatenate([[False], stats[1:, cv2.CC_STAT_AREA] >= MIN_COLOUR_THICKNESS * long_side])
+            coloured = np.where(keep[labels], coloured, 0).astype(np.uint8)
     cell = min(1.0, COLOUR_CELLS / max(coloured.shape))
     size = (max(1, round(coloured.shape[1] * cell)), max(1, round(coloured.shape[0] * cell)))
     return cv2.resize(coloured, size, interpolation=cv2.INTER_AREA) if cell < 1 else coloured
