@@ -19,6 +19,8 @@ class Frame:
     source: str                        # the input as the user gave it
     spacing_known: bool = True
     timestamp: float | None = None     # sender's clock (live sources), seconds since epoch
+    colour: np.ndarray | None = None   # colour-coded fraction per cell of a colour frame (gate.colour_map); None: grey
+    declared_mode: str | None = None   # display mode the file declares (gate.declared_mode), e.g. "m_mode"
 
 
 @dataclass
@@ -30,7 +32,9 @@ class FrameResult:
     lv_lumen: np.ndarray | None = None         # (h, w) bool, the LV lumen (the pixel metrics' background)
     scores: np.ndarray = field(default_factory=lambda: np.full(N_REGIONS, np.nan))
     method: str = ""
-    view: str = "a4c"
+    view: str = "a4c"                          # a4c, a2c, alax (given or recognised) or other (recognised)
+    status: str = "ok"                         # gate.STATUSES: ok, or why the frame got no scores
+    view_confidence: float = float("nan")      # smoothed probability of the recognised view (NaN: view given)
     timings_ms: dict[str, float] = field(default_factory=dict)   # {stage: milliseconds spent on this frame}
     valid: np.ndarray | None = None            # (8,) bool, regions that could be scored
     split_screen: np.ndarray | None = None     # (H, 2W, 3) RGB rendering, when the chain was asked for it
@@ -51,6 +55,12 @@ class FrameResult:
         shape = self.frame.image.shape[:2]
         framing = self.framing or whole_frame_framing(shape, self.frame.spacing, network_map.shape[0])
         return framing.to_frame(network_map)
+
+    @property
+    def reason(self) -> str:
+        """Why the frame got no scores, in words for the screen ("" when scored)."""
+        from echoquality.core.gate import REASONS
+        return REASONS.get(self.status, self.status)
 
     @property
     def global_score(self) -> float:

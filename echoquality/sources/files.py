@@ -1,7 +1,9 @@
 """Readers for recorded B-mode data: video, NumPy, single images, DICOM, MetaImage.
 
 Every reader yields `RawFrame`s (grayscale uint8) lazily and raises `SourceError` with a
-message that names the file and the problem.
+message that names the file and the problem. Colour frames also carry their colour map (the
+gate judges colour Doppler on it: colour is lost in the grey conversion) and DICOMs the display
+mode their ultrasound regions declare (M-mode, spectral or colour Doppler).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
+from echoquality.core.gate import colour_map, declared_mode
 from echoquality.sources.base import SourceError
 from echoquality.sources.limits import (MAX_FILE_BYTES, MAX_FRAME_PIXELS, check_data_bytes, check_frame_size,
                                         check_regular_file, valid_fps)
@@ -37,6 +40,8 @@ DEFAULT_FPS = 30.0  # when a file stores no frame rate
 class RawFrame:
     image: np.ndarray                       # (H, W) uint8
     time_s: float | None = None             # from the file, when it stores frame times
+    colour: np.ndarray | None = None        # gate.colour_map of a colour frame (before grey conversion)
+    declared_mode: str | None = None        # display mode the file declares (gate.declared_mode)
 
 
 @dataclass
@@ -102,7 +107,8 @@ def read_video(path: Path) -> Recording:
         image = first
         try:
             while image is not None:
-                yield RawFrame(to_grayscale_uint8(image[..., ::-1] if image.ndim == 3 else image, str(path)))
+                rgb = image[..., ::-1] if image.ndim == 3 else image
+                yield RawFrame(to_grayscale_uint8(rgb, str(path)), colour=colour_map(rgb))
                 ok, image = capture.read()
                 if not ok:
                     break
@@ -166,7 +172,7 @@ def read_image(path: Path) -> Recording:
         raise SourceError(f"{path}: cannot decode as an image")
     if image.ndim == 3:
         image = image[..., 2::-1] if image.shape[-1] >= 3 else image
-    return Recording(iter([RawFrame(to_grayscale_uint8(image, str(path)))]), None, None, 1)
+    return Recording(iter([RawFrame(to_grayscale_uint8(image, str(path)), colour=colour_map(image))]), None, None, 1)
 
 
 def _image_header_size(path: Path) -> tuple[int, int] | None:
@@ -252,20 +258,20 @@ def read_dicom(path: Path) -> Recording:
     except Exception as error:
         raise SourceError(f"{path}: corrupt or unsupported DICOM ({error_reason(error)})") from None
     n = int(getattr(ds, "NumberOfFrames", 1) or 1)
-    samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
+    # pydicom gives colour data (RGB, YBR_FULL, YBR_FULL_422, JPEG-compressed YBR) as RGB already.
     if n == 1:
         pixels = pixels[None]
-    if samples > 1 and str(getattr(ds, "PhotometricInterpretation", "")).startswith("YBR"):
-        from pydicom.pixels import convert_color_space
-        pixels = convert_color_space(pixels, ds.PhotometricInterpretation, "RGB")
     if pixels.shape[0] == 0:
         raise SourceError(f"{path}: DICOM holds no frames")
     times = _dicom_frame_times(ds, pixels.shape[0])
     fps = valid_fps((len(times) - 1) / times[-1]) if times and len(times) > 1 else None
 
+    declared = declared_mode(_dicom_regions(ds))
+
     def frames() -> Iterator[RawFrame]:
         for i, frame in enumerate(pixels):
-            yield RawFrame(to_grayscale_uint8(frame, str(path)), times[i] if times else None)
+            yield RawFrame(to_grayscale_uint8(frame, str(path)), times[i] if times else None,
+                           colour_map(frame), declared)
 
     return Recording(frames(), fps, _dicom_spacing(ds), int(pixels.shape[0]))
 
@@ -285,6 +291,17 @@ def _check_dicom_size(path: Path, ds) -> None:
         raise SourceError(f"{path}: DICOM claims {n} frames of {samples} samples of {bits} bits")
     check_frame_size(str(path), rows, cols)
     check_data_bytes(str(path), rows * cols * n * samples * ((bits + 7) // 8))
+
+
+def _dicom_regions(ds) -> list[tuple[int, int]]:
+    """(spatial format, data type) of each ultrasound region a DICOM declares (none when absent or unreadable)."""
+    regions = []
+    for region in getattr(ds, "SequenceOfUltrasoundRegions", None) or []:
+        try:
+            regions.append((int(region.RegionSpatialFormat), int(region.RegionDataType)))
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return regions
 
 
 _MHD_TYPES = {

@@ -54,7 +54,8 @@ class FrameSource:
                     return
                 time_s = raw.time_s if raw.time_s is not None and not self.loop else index / self.fps
                 spacing = self._spacing or default_spacing(raw.image.shape[0])
-                yield Frame(raw.image, index, float(time_s), spacing, self.spec, self.spacing_known)
+                yield Frame(raw.image, index, float(time_s), spacing, self.spec, self.spacing_known,
+                            colour=raw.colour, declared_mode=raw.declared_mode)
                 index += 1
                 produced += 1
             if not self.loop or produced == 0:
