@@ -1,0 +1,90 @@
+"""View recognition: A2C / A4C / other per frame from the network view, smoothed over time.
+
+The view classifier (models/view_classifier) sees the canonical network view
+(`echoquality.core.framing.NetworkView.image`, 256×256) shrunk to VIEW_INPUT_SIZE. Its classes are
+VIEW_CLASSES; it never says ALAX (no ALAX frame was available to learn from): an explicit
+`--view alax` still works (`choose_view`). Per-frame probabilities are smoothed with an
+exponential time constant (`ViewSmoother`); the recognised view is the smoothed argmax and its
+confidence the smoothed probability of that view.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+VIEW_CLASSES = ("a2c", "a4c", "other")
+VIEW_INPUT_SIZE = 64
+AUTO = "auto"
+# Probabilities are smoothed over this time constant (seconds); a pause longer than RESET_AFTER
+# time constants (or time going backwards: a new loop) starts afresh.
+TIME_CONSTANT_S = 0.3
+RESET_AFTER = 10.0
+
+
+class ViewModel(Protocol):
+    """A view classifier: (N, 1, 64, 64) float32 raw 0–255 → (N, 3) probabilities in VIEW_CLASSES order."""
+    name: str
+
+    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class ViewEstimate:
+    """The recognised view of a frame (after smoothing) and how sure it is."""
+    view: str                                  # one of VIEW_CLASSES
+    confidence: float                          # smoothed probability of `view`, 0..1
+    probabilities: np.ndarray = field(default_factory=lambda: np.full(len(VIEW_CLASSES), 1 / len(VIEW_CLASSES)))
+
+
+def view_input(network_image: np.ndarray, size: int = VIEW_INPUT_SIZE) -> np.ndarray:
+    """(size, size) float32 raw 0–255 classifier input from a (256, 256) uint8 network view."""
+    image = np.asarray(network_image)
+    if image.ndim != 2:
+        raise ValueError(f"view input: expected a 2-D network view, got shape {image.shape}")
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def estimate(probabilities: np.ndarray) -> ViewEstimate:
+    """The ViewEstimate of one probability vector (no smoothing)."""
+    p = np.asarray(probabilities, np.float64)
+    best = int(np.argmax(p))
+    return ViewEstimate(VIEW_CLASSES[best], float(p[best]), p)
+
+
+def recognise(model: ViewModel, network_image: np.ndarray) -> np.ndarray:
+    """(3,) probabilities of VIEW_CLASSES for one network view."""
+    return np.asarray(model.predict(view_input(network_image)[None, None]), np.float64)[0]
+
+
+class ViewSmoother:
+    """Exponential smoothing of view probabilities over time, one per source (see the module docstring)."""
+
+    def __init__(self, time_constant_s: float = TIME_CONSTANT_S):
+        self.time_constant_s = float(time_constant_s)
+        self._state: tuple[float, np.ndarray] | None = None   # (time_s, smoothed probabilities)
+
+    def reset(self) -> None:
+        self._state = None
+
+    def update(self, probabilities: np.ndarray, time_s: float) -> ViewEstimate:
+        """The smoothed estimate after a frame at `time_s` with these per-frame probabilities."""
+        p = np.asarray(probabilities, np.float64)
+        if self._state is not None and self.time_constant_s > 0:
+            last_time, last = self._state
+            dt = time_s - last_time
+            if 0 <= dt <= RESET_AFTER * self.time_constant_s:
+                weight = 1.0 - math.exp(-dt / self.time_constant_s)
+                p = last + weight * (p - last)
+        self._state = (float(time_s), p)
+        return estimate(p)
+
+
+def choose_view(requested: str, recognised: ViewEstimate | None) -> str:
+    """The view the regions are named after: an explicit request wins; 'auto' takes the recognised one."""
+    if requested != AUTO:
+        return requested
+    return recognised.view if recognised is not None else "other"

@@ -1,0 +1,104 @@
+"""The view classifier's model card (README.md), written from the training report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from echoquality.core.view import VIEW_CLASSES
+
+
+def _confusion_table(rows: list[list[int]]) -> str:
+    head = "| truth \\ predicted | " + " | ".join(VIEW_CLASSES) + " |\n|---|" + "---|" * len(VIEW_CLASSES) + "\n"
+    return head + "".join(f"| {VIEW_CLASSES[i]} | " + " | ".join(str(v) for v in row) + " |\n"
+                          for i, row in enumerate(rows))
+
+
+def write_card(folder: Path, report: dict) -> Path:
+    """Write folder/README.md from `report` (see training.view.train)."""
+    cv = report.get("held_out_camus", {})
+    t = report["training"]
+    lines = [
+        "# view_classifier: A2C / A4C / other from the network view",
+        "",
+        "Tells the app which apical view a frame shows (regions are named after it) and rejects what is not an",
+        "apical B-mode view (`not_apical`). A small CNN "
+        f"({report['parameters']:,} parameters) on the app's canonical network view shrunk to 64x64.",
+        "",
+        "**For non-commercial research only** (trained on CAMUS data, CC BY-NC-SA 4.0). Not a medical device.",
+        "",
+        "## Input and output contract",
+        "- File: `model.onnx` (opset 17), input `input` (N, 1, 64, 64) float32 with **raw grey values 0-255**: the",
+        "  256x256 network view (`echoquality.core.framing.network_view(...).image`, black outside the fan) shrunk",
+        "  with `cv2.INTER_AREA` (`echoquality.core.view.view_input`). Scaling is inside the graph.",
+        "- Output `probabilities` (N, 3), softmax over `a2c`, `a4c`, `other` (this order).",
+        "- The app smooths the probabilities over time (`echoquality.core.view.ViewSmoother`, 0.3 s).",
+        "- **ALAX is never predicted**: no apical long-axis frame was available to learn from. An ALAX frame will",
+        "  most likely be called A2C (it looks alike); give `--view alax` explicitly for ALAX recordings.",
+        "",
+        "## Training data and licences",
+        "- a2c / a4c: the project's CAMUS subset (149 frames, 125 patients; ED and ES), each re-imaged "
+        f"{t['per_frame']} times",
+        "  as other scanners would show it (`training.segmentation.augment`: fan, depth, zoom, rotation, overlays,",
+        "  JPEG, grey levels, mirroring). CAMUS: S. Leclerc et al., IEEE TMI 38(9):2198-2210, 2019,",
+        "  CC BY-NC-SA 4.0 - this model is derived from it: **non-commercial research use**, attribution, share-alike.",
+        "- other, real: the 2-D sectors of seven parasternal views and the whole M-mode / spectral-Doppler screens",
+        "  of the shared Philips iE33 DICOMs (ailabstw/EchocardiographyQC, SourceDICOM, MIT licence), with small zooms,",
+        "  shifts and grey-level changes. The three apical sectors in those files (two A4C, one apical five-chamber)",
+        "  are not used as negatives.",
+        "- other, built from the CAMUS frames: the heart turned 55-110 deg inside the fan (long axis across the fan,",
+        "  standing in for subcostal / parasternal geometry), and fans zoomed in 2.6-5x so that no whole LV is in view.",
+        "- other, synthetic: M-mode and spectral-Doppler screens, blank / noise / speckle-only fans, text-only menus.",
+        f"- Samples: {report['samples']}.",
+        "",
+        "## What it has never seen",
+        "- Real apical long-axis (ALAX / A3C), apical five-chamber (as training data), subcostal, suprasternal views.",
+        "- Real parasternal short-axis at mid-ventricular level, and any parasternal view from a scanner other than",
+        "  the one Philips iE33; real subcostal views (only turned apical hearts stand in for them).",
+        "- Paediatric, congenital, prosthetic-valve or contrast-enhanced (LV opacification) frames.",
+        "- Apex-down display conventions (the fan is framed apex up; such frames are outside the app's contract).",
+        "- Colour is never shown to it: colour Doppler is rejected before it (`echoquality.core.gate`).",
+        "",
+    ]
+    if cv:
+        lines += [
+            f"## Validation (grouped by patient, {cv['folds']} folds)",
+            f"Each CAMUS frame was classified by the fold model that never saw its patient ({cv['frames']} frames,",
+            f"{cv['patients']} patients), as the app shows it: the stored frame through the app's framing, no augmentation.",
+            "",
+            f"- A2C vs A4C accuracy (the larger of the two probabilities): **{cv['accuracy_a2c_vs_a4c']:.3f}**",
+            f"- Three-class accuracy: {cv['accuracy_3_class']:.3f}; CAMUS frames called `other`: {cv['rejected_as_other']}",
+            "",
+            _confusion_table(cv["confusion_rows_truth_cols_predicted"]),
+            f"Wrong: {', '.join(cv['wrong']) or 'none'}.",
+            "",
+            "Held-out DICOM files (each parasternal file tested by the fold model that never saw it; the apical",
+            "sectors by every fold model; `screen` = the whole screen through the app's framing):",
+            "",
+            "| file | what | predictions (one per fold model) |",
+            "|---|---|---|",
+        ]
+        for stem, d in sorted(report.get("held_out_dicom", {}).items()):
+            for what, preds in d.items():
+                lines.append(f"| {stem} | {what} | {', '.join(preds)} |")
+        lines.append("")
+    loops = report.get("final_model_on_real_a4c_loops", {})
+    if loops:
+        lines += ["## Real A4C loops from other scanners (final model, frames per class)", "",
+                  "| loop | " + " | ".join(VIEW_CLASSES) + " |", "|---|" + "---|" * len(VIEW_CLASSES)]
+        lines += [f"| {name} | " + " | ".join(str(c[k]) for k in VIEW_CLASSES) + " |" for name, c in loops.items()]
+        lines.append("")
+    lines += [
+        "## Training",
+        "`.venv/bin/python -m training.view.train --data ../shared/data/camus_subset --negatives "
+        "../shared/data/non_apical --out models/view_classifier --extra-apical ../shared/data/loops/e95_a4c.mp4 "
+        "../shared/data/loops/echotk_a4c.nii.gz`",
+        f"(seed {t['seed']}; PyTorch {t['torch']} CPU, {t['threads']} thread(s); {t['epochs']} epochs, batch {t['batch']},"
+        f" AdamW lr {t['lr']} cosine, class-balanced cross-entropy with label smoothing 0.05, mirroring and gain on the fly;"
+        f" {t['minutes']} min including the folds).",
+        "",
+        "## Speed",
+        "See `benchmarks/gate_view_speed.py` (gate + view recognition per frame, median and p95).",
+        "",
+    ]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines))
+    return path
