@@ -9,6 +9,7 @@ stopped by SIGINT (130), SIGTERM (143) or SIGHUP (129).
 """
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import logging
@@ -19,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from echoquality.core.gate import OK
 from echoquality.core.records import FrameResult
+from echoquality.core.view import AUTO
 from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES
 from echoquality.inference.backends import ModelError
-from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, resolve_method
+from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, load_view_model, resolve_method
 from echoquality.outputs.cycle_plot import write_plot
 from echoquality.outputs.cycles_report import CycleRecorder, CyclesCsv, SourceCycles, biplane_summary, write_summary
 from echoquality.outputs.masks import MapWriter
@@ -39,7 +42,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class AnalysisSettings:
     method: str = ""
-    view: str = "a4c"
+    view: str = AUTO
     segmentation: str = ""
     backend: str = "auto"
     save_masks: bool = False
@@ -64,6 +67,8 @@ class SourceSummary:
     notes: list[str] = field(default_factory=list)    # outputs of this input that went wrong or were adapted
     stream: str = ""  # live sources: frames received/dropped/corrupt, reconnects, latency
     cycles: list[str] = field(default_factory=list)   # one sentence per measurement
+    statuses: collections.Counter = field(default_factory=collections.Counter)   # frames per gate status
+    views: collections.Counter = field(default_factory=collections.Counter)      # scored frames per view
 
     @property
     def mean_scores(self) -> np.ndarray:
@@ -198,7 +203,7 @@ class OutputFolder:
 
 
 def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, method_name: str,
-                   outputs: OutputFolder, stop: StopRequest | None = None) -> SourceSummary:
+                   outputs: OutputFolder, stop: StopRequest | None = None, view_model=None) -> SourceSummary:
     """Run the chain over one input; returns what was done (with the source's error, if any).
 
     An output that cannot be written (disk full) is kept in `outputs.error` and ends the input.
@@ -245,6 +250,9 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
             summary.score_sums[seen] += result.scores[seen]
             summary.score_counts[seen] += 1
         summary.frames += 1
+        summary.statuses[result.status] += 1
+        if result.status == OK:
+            summary.views[result.view] += 1
         if result.frame.timestamp is not None and counters is not None:
             counters.record_latency(time.time() - result.frame.timestamp)
         progress.step()
@@ -252,7 +260,7 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
     start = time.perf_counter()
     try:
         pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=outputs.stem,
-                         max_in_flight=1 if live else 8, split_screen=settings.save_video)
+                         max_in_flight=1 if live else 8, split_screen=settings.save_video, view_model=view_model)
         pipeline.run()
     finally:
         summary.seconds = time.perf_counter() - start
@@ -282,6 +290,13 @@ def print_summary(summaries: list[SourceSummary], out_dir: Path, outputs: list[t
             rate = s.frames / s.seconds if s.seconds > 0 else float("nan")
             means = ", ".join(f"{n} {score_cell(m) or '-'}" for n, m in zip(REGION_NAMES, s.mean_scores))
             print(f"{s.source}: {s.frames} frames, {rate:.1f} frames/s; mean quality: {means}")
+            scored = s.statuses.get(OK, 0)
+            views = ", ".join(f"{v} {n}" for v, n in s.views.most_common())
+            line = f"{s.source}: {scored} of {s.frames} frames scored" + (f" (views: {views})" if views else "")
+            stopped = [(status, n) for status, n in s.statuses.most_common() if status != OK]
+            if stopped:
+                line += "; not scored: " + ", ".join(f"{status} {n}" for status, n in stopped)
+            print(line)
         for sentence in s.cycles:
             print(f"{s.source}: {sentence}")
         for note in s.notes:
@@ -328,6 +343,7 @@ def _analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings,
     try:
         segmentation = load_segmentation_model(settings.segmentation or DEFAULT_SEGMENTATION, settings.backend)
         method, method_name = resolve_method(settings.method, settings.backend)
+        view_model = load_view_model() if AUTO in (settings.view,) + tuple(settings.views) else None
     except (ModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -344,7 +360,8 @@ def _analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings,
                 break
             own = replace(settings, view=settings.views[k]) if settings.views else settings
             try:
-                summaries.append(analyze_source(spec, own, segmentation, method, method_name, outputs, stop))
+                summaries.append(analyze_source(spec, own, segmentation, method, method_name, outputs, stop,
+                                                view_model))
             except OutputError as error:
                 outputs.error = outputs.error or error
             except Exception as error:   # a bug on one input must not cost the others or the summary

@@ -15,6 +15,7 @@ import os
 import sys
 from pathlib import Path
 
+from echoquality.core.view import AUTO
 from echoquality.core.vocabulary import VIEWS
 from echoquality.paths import DEMO_LOOP, PROJECT_ROOT
 from echoquality.sources.limits import MAX_FPS, MAX_SPACING_MM, MIN_FPS, MIN_SPACING_MM
@@ -89,8 +90,9 @@ def _analyze_parser(sub) -> None:
                    help="video (MP4/AVI), .npy, PNG/JPG, DICOM, .mhd (name_#.mhd for a sequence) or igtl://HOST:PORT[/DEVICE]")
     p.add_argument("--out", required=True, type=folder, help="output folder")
     p.add_argument("--method", default="", help="quality method: gcnr, cnr, cr, intensity, pmax, e2e, or a quality model folder")
-    p.add_argument("--view", nargs="+", default=["a4c"], choices=VIEWS, metavar="VIEW",
-                   help="a4c, a2c or alax: one for every input, or one per input (in order)")
+    p.add_argument("--view", nargs="+", default=[AUTO], choices=(AUTO,) + VIEWS, metavar="VIEW",
+                   help="auto (recognised per frame; default), or a4c, a2c, alax as given: one for every input, "
+                        "or one per input (in order)")
     p.add_argument("--same-patient", action="store_true",
                    help="the inputs are of one patient: biplane EF from its A4C and A2C inputs (research use)")
     p.add_argument("--segmentation", default="", help="segmentation model name or folder (default: the bundled model)")
@@ -155,7 +157,7 @@ def _gui_parser(sub) -> None:
     p = sub.add_parser("gui", help="the split-screen application")
     p.add_argument("--source", default=str(DEMO_LOOP), help="igtl://HOST:PORT[/DEVICE] or a file (default: the demo loop)")
     p.add_argument("--method", default="", help="quality method (see analyze)")
-    p.add_argument("--view", choices=VIEWS, help="default: the view of the last session")
+    p.add_argument("--view", choices=(AUTO,) + VIEWS, help="auto (recognised) or a4c, a2c, alax; default: the last session's")
     p.add_argument("--segmentation", default="")
     p.add_argument("--backend", default="auto")
     p.add_argument("--screenshot", help="save a PNG of the window and quit (with --quit-after-frames)")

@@ -74,10 +74,33 @@ def draw_legend(panel: np.ndarray) -> None:
         y += box + 5
 
 
+def draw_message(panel: np.ndarray, message: str) -> None:
+    """A short message centred on a panel (dimmed behind it), in place: why a frame has no scores."""
+    h, w = panel.shape[:2]
+    panel[...] = (panel.astype(np.uint16) * 2 // 5).astype(np.uint8)
+    scale = max(0.5, min(1.4, w / 700))
+    thickness = max(1, int(round(scale * 1.6)))
+    (tw, th), _ = cv2.getTextSize(message, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    if tw > 0.94 * w:
+        scale *= 0.94 * w / tw
+        (tw, th), _ = cv2.getTextSize(message, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    cv2.putText(panel, message, ((w - tw) // 2, (h + th) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 210, 80),
+                thickness, cv2.LINE_AA)
+
+
 def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray,
-                         title: str = "") -> np.ndarray:
-    """(H, 2W, 3) RGB: B-mode left, quality-coloured regions right, legend and global score."""
+                         title: str = "", message: str = "") -> np.ndarray:
+    """(H, 2W, 3) RGB: B-mode left, quality-coloured regions right, legend and global score.
+
+    With a `message` (why the frame gets no scores, e.g. "No apical view: colour Doppler") the
+    right panel shows it instead of coloured regions.
+    """
     left = np.repeat(image[..., None], 3, axis=2)
+    if message:
+        right = left.copy()
+        draw_message(right, message)
+        _caption(left, title, max(16, image.shape[0] // 30))
+        return np.concatenate([left, right], axis=1)
     right = colour_regions(image, region_map, scores)
     valid = scores[~np.isnan(scores)]
     if valid.size:

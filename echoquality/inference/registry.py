@@ -28,6 +28,7 @@ from echoquality.paths import MODELS_DIR
 log = logging.getLogger(__name__)
 
 DEFAULT_SEGMENTATION = "camus_seg_lite"
+DEFAULT_VIEW_MODEL = "view_classifier"
 INPUT_SIZE = 256
 SEGMENTATION_CLASSES = (4, 5)          # bg, LV, MYO, LA (+ AO in long-axis views)
 BIAS_CORRECTION_FILE = "slope_intercept_bias_correction.npy"
@@ -233,11 +234,39 @@ def resolve_method(name: str, backend: str = "auto") -> tuple[QualityMethod, str
     return model_method(model), "e2e" if name == "e2e" else model.name
 
 
+class ViewModel:
+    """The view classifier: (N, 1, 64, 64) raw 0-255 network views -> (N, 3) probabilities of a2c, a4c, other."""
+
+    def __init__(self, session: Session, name: str, folder: Path):
+        from echoquality.core.view import VIEW_CLASSES, VIEW_INPUT_SIZE
+        self.session, self.name, self.folder, self.backend = session, name, folder, session.backend
+        self.size = VIEW_INPUT_SIZE
+        found = tuple(_run(session, np.zeros((1, 1, self.size, self.size), np.float32)).shape)
+        if not (_fits(tuple(session.input_shape), (None, 1, self.size, self.size)) and found == (1, len(VIEW_CLASSES))):
+            raise ModelError(f"{session.path}: view model takes {tuple(session.input_shape)} and gives {found}, expected "
+                             f"(N, 1, {self.size}, {self.size}) -> (N, {len(VIEW_CLASSES)}) probabilities of "
+                             f"{', '.join(VIEW_CLASSES)}")
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3) probabilities of a batch of (N, 1, 64, 64) classifier inputs."""
+        return _run(self.session, np.ascontiguousarray(batch, dtype=np.float32))
+
+
+def load_view_model(name_or_folder: str | Path = DEFAULT_VIEW_MODEL, models_dir: Path = MODELS_DIR) -> ViewModel:
+    """Open the view classifier (on the CPU: it is tiny, a GPU round trip would cost more than it saves)."""
+    path = resolve_model(name_or_folder, models_dir)
+    model = ViewModel(open_session(path, "onnxruntime-cpu"), path.parent.name, path.parent)
+    log.info("view model %s on %s", model.name, model.backend)
+    return model
+
+
 _shared_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=8)
 def _shared(kind: str, name: str, backend: str):
+    if kind == "view":
+        return load_view_model(name)
     return load_segmentation_model(name, backend) if kind == "segmentation" else resolve_method(name, backend)
 
 
@@ -251,3 +280,9 @@ def shared_method(name: str = "", backend: str = "auto") -> tuple[QualityMethod,
     """(method, method name) of a quality method, its model opened once per process and backend."""
     with _shared_lock:
         return _shared("method", name or DEFAULT_METHOD, backend)
+
+
+def shared_view_model(name: str = "") -> ViewModel:
+    """The view classifier by name (default: the bundled one), opened once per process."""
+    with _shared_lock:
+        return _shared("view", name or DEFAULT_VIEW_MODEL, "onnxruntime-cpu")

@@ -16,7 +16,7 @@ import numpy as np
 from echoquality.core.records import FrameResult
 from echoquality.core.vocabulary import REGION_NAMES
 
-CSV_COLUMNS = ("source", "frame", "time_s", "method", "view") + REGION_NAMES + ("global",)
+CSV_COLUMNS = ("source", "frame", "time_s", "method", "view") + REGION_NAMES + ("global", "status")
 
 
 class OutputError(OSError):
@@ -92,4 +92,4 @@ class ResultsCsv(RowFile):
     def write(self, result: FrameResult) -> None:
         frame, scores = result.frame, result.scores
         self.write_row([frame.source, frame.index, f"{frame.time_s:.4f}", result.method, result.view]
-                       + [score_cell(s) for s in scores] + [score_cell(result.global_score)])
+                       + [score_cell(s) for s in scores] + [score_cell(result.global_score), result.status])

@@ -7,6 +7,7 @@ image's frame data. Every frame-data key is spelled here and nowhere else.
 """
 from __future__ import annotations
 
+import base64
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ _ENTERED, _FRAMING = "entered_at", "framing"
 _VALID, _OUT_OF_SECTOR = "valid", "out_of_sector"
 _TIMING = "timing_ms:"     # + stage name
 _END_OF_STREAM, _FRAME_ERROR = "end_of_stream", "frame_error"
+_COLOUR, _DECLARED = "colour", "declared_mode"
+_STATUS, _VIEW, _VIEW_CONFIDENCE = "status", "view", "view_confidence"
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ def frame_to_fast(frame: Frame, entered_at: float | None = None) -> "fast.Image"
         _SPACING: f"{frame.spacing[0]!r} {frame.spacing[1]!r}", _SPACING_KNOWN: int(frame.spacing_known),
         _TIMESTAMP: "" if frame.timestamp is None else repr(frame.timestamp),
         _ENTERED: repr(time.perf_counter() if entered_at is None else entered_at)})
+    if frame.colour is not None:
+        cells = np.ascontiguousarray(frame.colour, np.uint8)
+        _set(image, **{_COLOUR: f"{cells.shape[0]} {cells.shape[1]} " + base64.b64encode(cells.tobytes()).decode()})
+    if frame.declared_mode:
+        _set(image, **{_DECLARED: frame.declared_mode})
     image.setSpacing([float(frame.spacing[1]), float(frame.spacing[0]), 1.0])
     return image
 
@@ -78,7 +86,21 @@ def fast_to_frame(image: "fast.Image") -> Frame:
     """The source frame a FAST image was made from (see `frame_to_fast`)."""
     tag = frame_tag(image)
     return Frame(to_numpy(image).copy(), tag.index, tag.time_s, tag.spacing, image.getFrameData(_SOURCE),
-                 image.getFrameData(_SPACING_KNOWN) == "1", tag.timestamp)
+                 image.getFrameData(_SPACING_KNOWN) == "1", tag.timestamp, frame_colour(image),
+                 frame_declared_mode(image))
+
+
+def frame_colour(image: "fast.Image") -> np.ndarray | None:
+    """The colour map a colour source frame carries (`Frame.colour`), None for a grey one."""
+    if not image.hasFrameData(_COLOUR):
+        return None
+    rows, cols, data = image.getFrameData(_COLOUR).split(" ", 2)
+    return np.frombuffer(base64.b64decode(data), np.uint8).reshape(int(rows), int(cols))
+
+
+def frame_declared_mode(image: "fast.Image") -> str | None:
+    """The display mode the source file declares (`Frame.declared_mode`), None when it declares none."""
+    return image.getFrameData(_DECLARED) or None if image.hasFrameData(_DECLARED) else None
 
 
 def frame_tag(image: "fast.Image") -> FrameTag:
@@ -157,6 +179,29 @@ def timings(image: "fast.Image") -> dict[str, float]:
     """{stage: milliseconds} recorded on an image and the images it was made from."""
     return {key[len(_TIMING):]: float(value) for key, value in image.getFrameData().items()
             if key.startswith(_TIMING)}
+
+
+# --- the gate's verdict -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GateTag:
+    """What the gate decided for a frame: status (gate.STATUSES), the view its regions are named after
+    (a4c, a2c, alax, or other when none is recognised) and the recognised view's confidence (NaN: view given)."""
+    status: str
+    view: str
+    confidence: float
+
+
+def set_gate(image: "fast.Image", gate: GateTag) -> "fast.Image":
+    """Record the gate's verdict on an image (the gate's output, later the scores)."""
+    return _set(image, **{_STATUS: gate.status, _VIEW: gate.view, _VIEW_CONFIDENCE: repr(gate.confidence)})
+
+
+def gate_tag(image: "fast.Image") -> GateTag:
+    """The verdict recorded by `set_gate` (an image without one passes: status ok, view a4c)."""
+    def get(key: str, default: str) -> str:
+        return image.getFrameData(key) if image.hasFrameData(key) else default
+    return GateTag(get(_STATUS, "ok"), get(_VIEW, "a4c"), float(get(_VIEW_CONFIDENCE, "nan")))
 
 
 # --- markers --------------------------------------------------------------------------------------

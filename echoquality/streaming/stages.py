@@ -9,6 +9,7 @@ from typing import Callable
 
 import numpy as np
 
+from echoquality.core import gate
 from echoquality.core.cleanup import clean_labels
 from echoquality.core.framing import NETWORK_SIZE, network_view
 from echoquality.core.quality import QualityMethod, smooth_scores
@@ -16,6 +17,8 @@ from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
+from echoquality.core.view import AUTO, ViewModel, ViewSmoother, choose_view, recognise
+from echoquality.core.vocabulary import N_REGIONS, VIEWS
 from echoquality.streaming import codec
 from echoquality.streaming.bridge import FrameStreamer, Stage
 from echoquality.streaming.codec import to_fast, to_numpy
@@ -48,36 +51,81 @@ class Preprocess(Stage):
         return (image, sector, frame)
 
 
-class Segment(Stage):
-    """image, sector → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO), one plausible component each, inside the fan."""
+class Gate(Stage):
+    """frame → gate: is it a grey-scale apical B-mode view, and which view (`core.gate`, `core.view`).
 
-    inputs = ("image", "sector")
+    The content checks judge the frame as it came (its colour map, the mode its file declares);
+    the view classifier sees the canonical framing of the fan, its probabilities smoothed over
+    time. With an explicit view (not 'auto') the classifier is not asked: the user's view names
+    the regions and is not second-guessed (an ALAX recording stays scorable).
+    """
+
+    inputs = ("frame",)
+    outputs = ("gate",)
+
+    def __init__(self, view: str = AUTO, view_model: ViewModel | None = None):
+        super().__init__()
+        if view == AUTO and view_model is None:
+            raise ValueError("view 'auto' needs a view model")
+        self.view, self.model = view, view_model
+        self.smoother = ViewSmoother()
+
+    def process(self, frame):
+        pixels = to_numpy(frame)
+        tag = codec.frame_tag(frame)
+        framed = network_view(pixels, tag.spacing)
+        verdict = gate.content_verdict(pixels, framed.fan, codec.frame_colour(frame),
+                                       codec.frame_declared_mode(frame))
+        view, confidence, probabilities = self.view, float("nan"), np.full(3, np.nan, np.float32)
+        if verdict.ok and self.view == AUTO:
+            probabilities = recognise(self.model, framed.image).astype(np.float32)
+            estimate = self.smoother.update(probabilities, tag.time_s)
+            view, confidence = choose_view(self.view, estimate), estimate.confidence
+            verdict = gate.view_verdict(view)
+        elif self.view == AUTO:
+            view = "other"
+        out = to_fast(probabilities.reshape(1, 3), frame)
+        return (codec.set_gate(out, codec.GateTag(verdict.status, view, confidence)),)
+
+
+class Segment(Stage):
+    """image, sector, gate → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO), one plausible component each,
+    inside the fan; none for a frame the gate stopped."""
+
+    inputs = ("image", "sector", "gate")
     outputs = ("labels",)
 
     def __init__(self, model: SegmentationModel):
         super().__init__()
         self.model = model
 
-    def process(self, image, sector):
-        labels = clean_labels(segment(self.model, to_numpy(image)), to_numpy(sector) > 0)
+    def process(self, image, sector, verdict):
+        pixels = to_numpy(image)
+        if codec.gate_tag(verdict).status != gate.OK:
+            return (to_fast(np.zeros(pixels.shape[:2], np.uint8), image),)
+        labels = clean_labels(segment(self.model, pixels), to_numpy(sector) > 0)
         return (to_fast(labels, image),)
 
 
 class DivideMyocardium(Stage):
-    """labels, sector → regions (map 0 none, 1..8), lv_lumen; landmarks optionally smoothed over frames."""
+    """labels, sector, gate → regions (map 0 none, 1..8), lv_lumen; landmarks optionally smoothed over frames.
 
-    inputs = ("labels", "sector")
+    The walls are named after the gate's view (the one given, or the recognised one).
+    """
+
+    inputs = ("labels", "sector", "gate")
     outputs = ("regions", "lv_lumen")
 
-    def __init__(self, view: str = "a4c", smoothing: float = 0.0):
+    def __init__(self, smoothing: float = 0.0):
         super().__init__()
-        self.view, self.smoothing = view, smoothing
+        self.smoothing = smoothing
         self.previous: Landmarks | None = None
 
-    def process(self, labels, sector):
+    def process(self, labels, sector, verdict):
         label_map = to_numpy(labels)
+        view = codec.gate_tag(verdict).view
         spacing = codec.framing_of(labels).network_spacing
-        regions = divide_myocardium(label_map, spacing, to_numpy(sector).astype(bool), self.view,
+        regions = divide_myocardium(label_map, spacing, to_numpy(sector).astype(bool), view if view in VIEWS else "a4c",
                                     self.previous, self.smoothing)
         self.previous = regions.landmarks
         return codec.regions_to_fast(regions, labels)
@@ -89,7 +137,7 @@ class RegionalQuality(Stage):
     With `smoothing_s` > 0 the scores are smoothed over time with that time constant (live display).
     """
 
-    inputs = ("image", "regions", "lv_lumen", "sector")
+    inputs = ("image", "regions", "lv_lumen", "sector", "gate")
     outputs = ("scores",)
 
     def __init__(self, method: QualityMethod, method_name: str, smoothing_s: float = 0.0):
@@ -99,15 +147,22 @@ class RegionalQuality(Stage):
         self.smoothing_s = smoothing_s
         self._previous: tuple[float, np.ndarray] | None = None  # (time_s, smoothed scores)
 
-    def process(self, image, regions_image, lumen, sector):
+    def process(self, image, regions_image, lumen, sector, verdict):
         regions = codec.regions_from_fast(regions_image, lumen, to_numpy(sector).astype(bool))
+        tag = codec.gate_tag(verdict)
+        if tag.status == gate.OK:
+            tag = codec.GateTag(gate.anatomy_verdict(regions.lv_lumen.astype(np.uint8), regions.valid).status,
+                                tag.view, tag.confidence)
+        if tag.status != gate.OK:   # no scores, and smoothing starts afresh on the next scored frame
+            self._previous = None
+            return (codec.set_gate(codec.scores_to_fast(np.full(N_REGIONS, np.nan), image), tag),)
         scores = self.method(to_numpy(image), regions)
         if self.smoothing_s > 0:
             time_s = codec.frame_tag(image).time_s
             last_time, last = self._previous or (time_s, None)
             scores = smooth_scores(last, scores, time_s - last_time, self.smoothing_s)
             self._previous = (time_s, scores)
-        return (codec.scores_to_fast(scores, image),)
+        return (codec.set_gate(codec.scores_to_fast(scores, image), tag),)
 
 
 class SplitScreen(Stage):
@@ -121,8 +176,10 @@ class SplitScreen(Stage):
         self.title = title
 
     def process(self, frame, regions, scores):
+        status = codec.gate_tag(scores, final=True).status
         region_map = codec.framing_of(regions).to_frame(to_numpy(regions).astype(np.uint8))
-        composed = compose_split_screen(to_numpy(frame), region_map, codec.scores_from_fast(scores), self.title)
+        composed = compose_split_screen(to_numpy(frame), region_map, codec.scores_from_fast(scores), self.title,
+                                        gate.REASONS.get(status, status))
         return (to_fast(composed, frame),)
 
 
@@ -136,11 +193,11 @@ class Results(Stage):
 
     outputs = ("frame",)
 
-    def __init__(self, on_result: Callable[[FrameResult], None], method: str, view: str, split_screen: bool,
+    def __init__(self, on_result: Callable[[FrameResult], None], method: str, split_screen: bool,
                  streamer: FrameStreamer | None = None):
         self.inputs = ("frame", "labels", "regions", "lv_lumen", "scores") + (("split_screen",) if split_screen else ())
         super().__init__()
-        self.on_result, self.method, self.view, self.streamer = on_result, method, view, streamer
+        self.on_result, self.method, self.streamer = on_result, method, streamer
 
     def execute(self) -> None:
         images = dict(zip(self.inputs, (self.getInputData(i) for i in range(self.n_inputs))))
@@ -162,13 +219,16 @@ class Results(Stage):
         if error is not None:
             if codec.frame_error(images["frame"]) is not None:  # failed before the frame was passed on
                 frame.image = np.zeros((0, 0), np.uint8)
-            return FrameResult(frame, method=self.method, view=self.view, error=error, entered_at=tag.entered_at)
+            return FrameResult(frame, method=self.method, view="other", error=error, status=gate.ERROR,
+                               entered_at=tag.entered_at)
         split = images.get("split_screen")
         spent = {name: ms for image in images.values() for name, ms in codec.timings(image).items()}
+        verdict = codec.gate_tag(images["scores"])
         return FrameResult(frame, labels=to_numpy(images["labels"]).copy(),
                            region_map=to_numpy(images["regions"]).astype(np.uint8),
                            lv_lumen=to_numpy(images["lv_lumen"]) > 0,
-                           scores=codec.scores_from_fast(images["scores"]), method=self.method, view=self.view,
+                           scores=codec.scores_from_fast(images["scores"]), method=self.method, view=verdict.view,
+                           status=verdict.status, view_confidence=verdict.confidence,
                            valid=codec.valid_from_fast(images["regions"]),
                            split_screen=None if split is None else to_numpy(split).copy(),
                            timings_ms=spent, entered_at=tag.entered_at,

@@ -14,7 +14,7 @@ import pytest
 from tests.helpers import DEMO_LOOP, ROOT
 
 HEADER = ("source,frame,time_s,method,view,basal_left,mid_left,apical_left,apical_right,mid_right,basal_right,"
-          "annulus_left,annulus_right,global")
+          "annulus_left,annulus_right,global,status")
 
 
 def run_analyze(*args: str) -> subprocess.CompletedProcess:
@@ -149,6 +149,11 @@ def test_bundled_loop_with_the_default_models(tmp_path):
         assert 20 < ef["percent"] < 80
     else:
         assert ef["percent"] is None
+    # The gate lets the real apical loop through and recognises its view (default: --view auto).
+    statuses = [r["status"] for r in rows]
+    assert statuses.count("ok") >= 0.95 * len(rows), {s: statuses.count(s) for s in set(statuses)}
+    assert [r["view"] for r in rows if r["status"] == "ok"].count("a4c") >= 0.95 * statuses.count("ok")
+    assert all(r["global"] == "" for r in rows if r["status"] != "ok")
 
 
 def test_ctrl_c_stops_cleanly_and_keeps_results(tmp_path, tiny_models):
