@@ -38,7 +38,7 @@ LOADING, OPENING, PLAYING, PAUSED, ENDED, FAILED, STOPPED = (
 class AnalysisRequest:
     """What to analyse and how."""
     source: str
-    view: str = "a4c"
+    view: str = "auto"                    # auto (recognised per frame) or a4c, a2c, alax as given
     method: str = ""
     segmentation: str = ""
     backend: str = "auto"
@@ -52,7 +52,7 @@ class AnalysisRequest:
 class AnalysedFrame:
     """One frame and everything the window draws for it."""
     result: FrameResult                     # frame, region map (network size), scores, method, view
-    quality_image: np.ndarray | None        # (H, W, 3) RGB: the frame with the regions coloured
+    quality_image: np.ndarray | None        # (H, W, 3) RGB: the frame with the regions coloured (None: not scored)
     label_points: np.ndarray                # (8, 2) (x, y) region centres as fractions of the frame, NaN if absent
     error: str | None = None                # why the analysis of this frame failed
     sent_at: float = 0.0                    # time.perf_counter() when the frame entered the chain
@@ -181,7 +181,7 @@ class AnalysisWorker(QThread):
 
     def _run(self) -> None:
         from echoquality.inference.backends import ModelError
-        from echoquality.inference.registry import shared_method, shared_segmentation_model
+        from echoquality.inference.registry import shared_method, shared_segmentation_model, shared_view_model
         from echoquality.sources import SourceError, open_source
 
         request = self.request
@@ -189,6 +189,7 @@ class AnalysisWorker(QThread):
         try:
             segmentation = shared_segmentation_model(request.segmentation, request.backend)
             method, method_name = shared_method(request.method, request.backend)
+            view_model = shared_view_model() if request.view == "auto" else None
         except (ModelError, ValueError, ImportError, OSError) as error:
             self._fail(f"cannot load the models: {error}")
             return
@@ -213,7 +214,7 @@ class AnalysisWorker(QThread):
         if self._stop.is_set():
             self.stop()
         self._set_state(PAUSED if self._paused else PLAYING)
-        self._stream(gate, segmentation, method, method_name)
+        self._stream(gate, segmentation, method, method_name, view_model)
         if hasattr(source, "close"):
             source.close()
         if self.state != FAILED:
@@ -224,14 +225,15 @@ class AnalysisWorker(QThread):
         if recorder is not None:
             recorder.add_frame(frame)
 
-    def _stream(self, gate: FrameGate, segmentation, method, method_name: str) -> None:
+    def _stream(self, gate: FrameGate, segmentation, method, method_name: str, view_model=None) -> None:
         from echoquality.streaming.graph import build
 
         # The window draws its own panels from the result: no split-screen image in the chain.
         request = self.request
         in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
         pipeline = build(gate, segmentation, method, method_name, self._on_result, request.view,
-                         max_in_flight=in_flight, split_screen=False, smoothing_s=SCORE_SMOOTHING_S)
+                         max_in_flight=in_flight, split_screen=False, smoothing_s=SCORE_SMOOTHING_S,
+                         view_model=view_model)
         pipeline.run()
         if pipeline.frames.error and not self._stop.is_set():
             self._fail(f"{request.source}: {pipeline.frames.error}")
@@ -239,7 +241,7 @@ class AnalysisWorker(QThread):
     def _on_result(self, result: FrameResult) -> None:
         """Result callback (worker thread): colour the regions and send the frame to the UI."""
         quality_image, centres = None, np.full((N_REGIONS, 2), np.nan)
-        if result.error is None:
+        if result.error is None and result.status == "ok":   # a frame the gate stopped is shown without regions
             quality_image = colour_regions(result.frame.image, result.at_frame_size(result.region_map), result.scores)
             centres = region_centres(result.region_map, result.framing)
         self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at))

@@ -1,10 +1,14 @@
 """Anatomical names of the walls and regions as the clinician reads them, per view."""
 from __future__ import annotations
 
+from echoquality.core.view import AUTO
 from echoquality.core.vocabulary import REGION_NAMES, VIEWS, WALLS
+
 VIEW_TITLES = {"a4c": "Apical 4-chamber", "a2c": "Apical 2-chamber", "alax": "Apical long axis"}
 VIEW_SHORT = {"a4c": "A4C", "a2c": "A2C", "alax": "ALAX"}
 assert set(WALLS) == set(VIEWS)
+# What the user can choose: the view recognised per frame, or one given.
+VIEW_CHOICES = (AUTO,) + VIEWS
 
 
 def wall_names(view: str) -> tuple[str, str]:

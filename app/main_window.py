@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, Q
 
 from echoquality.core.cycle_tracker import CycleTracker, label_spacing, lv_area_mm2
 from echoquality.core.quality import DEFAULT_METHOD, PIXEL_METRIC_METHODS
+from echoquality.core.view import AUTO
 from echoquality.core.vocabulary import VIEWS
 from echoquality.outputs.recording import Recorder, is_recording, new_recording_folder, recording_fps, recording_source
 from echoquality.paths import DEMO_LOOP, MODELS_DIR
@@ -27,7 +28,7 @@ from echoquality.sources import parse_source
 from echoquality.sources.base import scanner_source
 
 from . import analysis_worker as aw
-from .anatomy import VIEW_SHORT, VIEW_TITLES, wall_names
+from .anatomy import VIEW_CHOICES, VIEW_SHORT, VIEW_TITLES, wall_names
 from .cycle_panel import CycleFrame, CyclePanel, CycleReplay
 from .icons import make_icon
 from .image_panel import ImagePanel, Marker
@@ -56,7 +57,8 @@ KEYS: dict[str, tuple[tuple[str, ...], str]] = {
     "record": (("R",), "record on / off"),
     "snapshot": (("P", "Ctrl+S"), "snapshot to PNG"),
     "scores": (("S",), "regional scores on / off"),
-    **{f"view_{v}": ((str(i + 1),), f"view {v.upper()}") for i, v in enumerate(VIEWS)},
+    **{f"view_{v}": ((str(i),), "view recognised per frame" if v == AUTO else f"view {v.upper()}")
+       for i, v in enumerate(VIEW_CHOICES)},
     "next_method": (("M",), "next quality method"),
     "full": (("F11", "F"), "full screen"),
     "leave_full": (("Esc",), "leave full screen"),
@@ -119,7 +121,9 @@ class MainWindow(QMainWindow):
         self.settings: GuiSettings = load_settings(self._store)
         self.segmentation = segmentation
         self.backend = backend
-        self.view = view if view in VIEWS else (self.settings.view if self.settings.view in VIEWS else "a4c")
+        self.view = view if view in VIEW_CHOICES else (self.settings.view if self.settings.view in VIEW_CHOICES
+                                                       else AUTO)
+        self.shown_view = self.view if self.view in VIEWS else "a4c"   # the view the walls are named after
         self.method = method or self.settings.method or DEFAULT_METHOD
         self.loop = self.settings.loop
         self.show_scores = self.settings.show_scores
@@ -205,9 +209,9 @@ class MainWindow(QMainWindow):
         self.act_next_method = self._action("Next quality method", self.next_method, "next_method")
         self.act_help = self._action("Keyboard shortcuts", self.show_shortcuts, "help")
         self.view_actions = QActionGroup(self)
-        for v in VIEWS:
-            act = self._action(VIEW_TITLES[v], lambda checked, v=v: checked and self.set_view(v), f"view_{v}",
-                               checkable=True)
+        for v in VIEW_CHOICES:
+            act = self._action(VIEW_TITLES.get(v, "Recognise the view"), lambda checked, v=v: checked and self.set_view(v),
+                               f"view_{v}", checkable=True)
             self.view_actions.addAction(act)
             act.setData(v)
 
@@ -222,9 +226,9 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addWidget(self._label("View"))
         self.view_box = QComboBox()
-        for v in VIEWS:
-            self.view_box.addItem(VIEW_SHORT[v], v)
-        self.view_box.setToolTip("Echo view (1, 2, 3)")
+        for v in VIEW_CHOICES:
+            self.view_box.addItem(VIEW_SHORT.get(v, "Auto"), v)
+        self.view_box.setToolTip("Echo view: recognised (0) or given (1, 2, 3)")
         self.view_box.activated.connect(lambda i: self.set_view(self.view_box.itemData(i)))
         bar.addWidget(self.view_box)
         bar.addWidget(self._label("Quality"))
@@ -501,8 +505,12 @@ class MainWindow(QMainWindow):
         self._set_stale(False)
         self.left_panel.set_image(frame.image)
         self.right_panel.set_image(analysed.quality_image if analysed.quality_image is not None else frame.image)
-        self.right_panel.set_message("" if analysed.error is None else "No analysis for this frame",
+        result = analysed.result
+        self.right_panel.set_message("No analysis for this frame" if analysed.error is not None else result.reason,
                                      QColor(255, 200, 80))
+        if self.view == AUTO and result.view in VIEWS and result.view != self.shown_view:
+            self.shown_view = result.view          # the wall names follow the recognised view
+            self._apply_view_labels()
         self._update_markers()
         self.global_quality.set_scores(scores)
         self.region_scores.set_scores(scores)
@@ -581,14 +589,16 @@ class MainWindow(QMainWindow):
         self.right_panel.update()
 
     def _apply_view_labels(self) -> None:
-        left, right = wall_names(self.view)
+        shown = self.shown_view
+        left, right = wall_names(shown)
+        recognised = " (RECOGNISED)" if self.view == AUTO else ""
         self.right_panel.corner_left = f"◀ {left}"
         self.right_panel.corner_right = f"{right} ▶"
-        self.right_header.setText(f"REGIONAL QUALITY · {VIEW_SHORT[self.view]} · {METHOD_TITLES.get(self.method, Path(self.method).name).upper()}")
-        self.left_header.setText(f"B-MODE · {VIEW_TITLES[self.view].upper()}")
-        self.region_scores.set_view(self.view)
-        self.strip.set_view(self.view)
-        self.cycle_panel.set_view(self.view)
+        self.right_header.setText(f"REGIONAL QUALITY · {VIEW_SHORT[shown]}{recognised} · {METHOD_TITLES.get(self.method, Path(self.method).name).upper()}")
+        self.left_header.setText(f"B-MODE · {VIEW_TITLES[shown].upper()}{recognised}")
+        self.region_scores.set_view(shown)
+        self.strip.set_view(shown)
+        self.cycle_panel.set_view(shown)
         index = self.view_box.findData(self.view)
         self.view_box.setCurrentIndex(index)
         for act in self.view_actions.actions():
@@ -608,12 +618,14 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ controls
 
     def set_view(self, view: str) -> None:
-        """Change the echo view (anatomical names and the region division follow)."""
-        if view not in VIEWS or view == self.view:
+        """Change the echo view: 'auto' (recognised per frame) or a4c, a2c, alax (names and the division follow)."""
+        if view not in VIEW_CHOICES or view == self.view:
             self._apply_view_labels()
             return
         self.view = view
         self.settings.view = view
+        if view in VIEWS:
+            self.shown_view = view
         self.strip.clear()
         self._reset_cycles()
         self._apply_view_labels()

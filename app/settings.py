@@ -20,7 +20,7 @@ class GuiSettings:
     """Choices kept between runs."""
     last_source: str = ""
     scanner_address: str = "127.0.0.1:18944"
-    view: str = "a4c"
+    view: str = "auto"                 # auto (recognised per frame), a4c, a2c or alax
     method: str = ""
     loop: bool = True
     show_scores: bool = False

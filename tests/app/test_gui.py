@@ -167,6 +167,25 @@ def test_view_switch_changes_names_and_division(qtbot, make_window):
     assert "inferolateral" in window.right_panel.corner_left
 
 
+def test_a_non_apical_dicom_shows_why_instead_of_regions(qtbot, make_window):
+    dicom = ROOT.parent / "shared" / "data" / "non_apical" / "1E5H70ZT.dcm"
+    if not dicom.is_file():
+        pytest.skip("../shared/data/non_apical is not present")
+    window = make_window(str(dicom))
+    qtbot.waitUntil(lambda: window.last is not None, timeout=WAIT_MS)
+    assert window.last.result.status == "m_mode" and window.last.quality_image is None
+    assert window.right_panel.message == "No apical view: M-mode"
+    assert np.isnan(window.last.result.scores).all()
+
+
+def test_the_view_is_recognised_by_default_and_names_the_walls(qtbot, make_window):
+    window = make_window()
+    assert window.view == "auto" and window.view_box.currentData() == "auto"
+    qtbot.waitUntil(lambda: window.last is not None and window.last.result.view == "a4c", timeout=WAIT_MS)
+    assert window.shown_view == "a4c" and "inferoseptal" in window.right_panel.corner_left
+    assert "RECOGNISED" in window.right_header.text()
+
+
 def test_method_switch_restarts_the_analysis(qtbot, make_window, models):
     window = make_window()
     wait_frames(qtbot, window, 2)
