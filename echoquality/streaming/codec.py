@@ -27,7 +27,10 @@ _VALID, _OUT_OF_SECTOR = "valid", "out_of_sector"
 _TIMING = "timing_ms:"     # + stage name
 _END_OF_STREAM, _FRAME_ERROR = "end_of_stream", "frame_error"
 _COLOUR, _DECLARED = "colour", "declared_mode"
-_STATUS, _VIEW, _VIEW_CONFIDENCE = "status", "view", "view_confidence"
+# FAST copies every input's frame data onto a process object's outputs, overwriting keys of the
+# same name: the gate's verdict and the final one (after the LV check, on the scores) need their own.
+_GATE_KEYS = ("gate_status", "gate_view", "gate_view_confidence")
+_FINAL_KEYS = ("status", "view", "view_confidence")
 
 
 @dataclass(frozen=True)
@@ -192,16 +195,19 @@ class GateTag:
     confidence: float
 
 
-def set_gate(image: "fast.Image", gate: GateTag) -> "fast.Image":
-    """Record the gate's verdict on an image (the gate's output, later the scores)."""
-    return _set(image, **{_STATUS: gate.status, _VIEW: gate.view, _VIEW_CONFIDENCE: repr(gate.confidence)})
+def set_gate(image: "fast.Image", gate: GateTag, final: bool = False) -> "fast.Image":
+    """Record a verdict on an image: the gate's (its output), or with `final` the last one (on the scores)."""
+    status, view, confidence = _FINAL_KEYS if final else _GATE_KEYS
+    return _set(image, **{status: gate.status, view: gate.view, confidence: repr(gate.confidence)})
 
 
-def gate_tag(image: "fast.Image") -> GateTag:
+def gate_tag(image: "fast.Image", final: bool = False) -> GateTag:
     """The verdict recorded by `set_gate` (an image without one passes: status ok, view a4c)."""
+    status, view, confidence = _FINAL_KEYS if final else _GATE_KEYS
+
     def get(key: str, default: str) -> str:
         return image.getFrameData(key) if image.hasFrameData(key) else default
-    return GateTag(get(_STATUS, "ok"), get(_VIEW, "a4c"), float(get(_VIEW_CONFIDENCE, "nan")))
+    return GateTag(get(status, "ok"), get(view, "a4c"), float(get(confidence, "nan")))
 
 
 # --- markers --------------------------------------------------------------------------------------

@@ -155,14 +155,14 @@ class RegionalQuality(Stage):
                                 tag.view, tag.confidence)
         if tag.status != gate.OK:   # no scores, and smoothing starts afresh on the next scored frame
             self._previous = None
-            return (codec.set_gate(codec.scores_to_fast(np.full(N_REGIONS, np.nan), image), tag),)
+            return (codec.set_gate(codec.scores_to_fast(np.full(N_REGIONS, np.nan), image), tag, final=True),)
         scores = self.method(to_numpy(image), regions)
         if self.smoothing_s > 0:
             time_s = codec.frame_tag(image).time_s
             last_time, last = self._previous or (time_s, None)
             scores = smooth_scores(last, scores, time_s - last_time, self.smoothing_s)
             self._previous = (time_s, scores)
-        return (codec.set_gate(codec.scores_to_fast(scores, image), tag),)
+        return (codec.set_gate(codec.scores_to_fast(scores, image), tag, final=True),)
 
 
 class SplitScreen(Stage):
@@ -223,7 +223,7 @@ class Results(Stage):
                                entered_at=tag.entered_at)
         split = images.get("split_screen")
         spent = {name: ms for image in images.values() for name, ms in codec.timings(image).items()}
-        verdict = codec.gate_tag(images["scores"])
+        verdict = codec.gate_tag(images["scores"], final=True)
         return FrameResult(frame, labels=to_numpy(images["labels"]).copy(),
                            region_map=to_numpy(images["regions"]).astype(np.uint8),
                            lv_lumen=to_numpy(images["lv_lumen"]) > 0,
