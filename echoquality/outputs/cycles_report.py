@@ -66,7 +66,9 @@ class CycleRecorder:
     """Collects one input's per-frame results (`add`), then finds and rates its cycles (`finish`)."""
 
     def __init__(self, source: str, view: str, fps: float):
+        """`view` 'auto': the view recognised on most scored frames names the walls."""
         self.source, self.view, self.fps = source, view, fps
+        self.views: dict[str, int] = {}
         self.area: dict[int, float] = {}
         self.scores: dict[int, np.ndarray] = {}
         self.times: dict[int, float] = {}
@@ -85,6 +87,8 @@ class CycleRecorder:
         self.scores[i] = np.asarray(result.scores, dtype=np.float64)
         self.times[i] = frame.time_s
         self.spacing_known &= frame.spacing_known
+        if result.status == "ok" and result.view in WALLS:
+            self.views[result.view] = self.views.get(result.view, 0) + 1
         if result.labels is not None and result.error is None:
             spacing = label_spacing(result)
             self.ring.append((i, result.labels, spacing))
@@ -124,7 +128,8 @@ class CycleRecorder:
                     volumes[f] = volume_ml(*kept) if kept is not None else math.nan
                     if kept is not None:
                         labels[f] = kept
-        return SourceCycles(self.source, self.view, self.fps, n, self.spacing_known, area, scores, qualities,
+        view = self.view if self.view in WALLS else max(self.views, key=self.views.get, default="a4c")
+        return SourceCycles(self.source, view, self.fps, n, self.spacing_known, area, scores, qualities,
                             volumes, labels)
 
 

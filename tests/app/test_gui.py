@@ -11,7 +11,7 @@ import pytest
 from PyQt6.QtCore import QSettings, Qt
 from PyQt6.QtGui import QImage
 
-from tests.helpers import DEMO_LOOP
+from tests.helpers import DEMO_LOOP, ROOT
 from tests.onnx_models import constant_quality, heart_segmentation
 
 from app import analysis_worker as aw
