@@ -146,12 +146,12 @@ def test_rows_stay_whole_when_the_disk_fills(small_disk):
     written = 0
     with pytest.raises(OutputError, match="No space left on device"):
         for k in range(10_000):
-            table.write_row([f"/some/long/source/name_{k}.mp4", k, "0.1234"] + ["3.000"] * 11)
+            table.write_row([f"/some/long/source/name_{k}.mp4", k, "0.1234"] + ["3.000"] * (len(CSV_COLUMNS) - 3))
             written += 1
     table.close()
     text = (small_disk / "rows.csv").read_text()
     parsed = list(csv.reader(io.StringIO(text)))
-    assert text.endswith("\n") and len(parsed) == written + 1 and all(len(r) == 14 for r in parsed)
+    assert text.endswith("\n") and len(parsed) == written + 1 and all(len(r) == len(CSV_COLUMNS) for r in parsed)
 
 
 def test_disk_full_stops_the_run_with_one_line(small_disk, tmp_path, tiny_models, capsys):
@@ -163,7 +163,7 @@ def test_disk_full_stops_the_run_with_one_line(small_disk, tmp_path, tiny_models
     assert len(errors) == 1 and "No space left on device" in errors[0], stderr
     assert "results:" in stdout
     text = (small_disk / "out" / "results.csv").read_text()
-    assert all(len(r) == 14 for r in csv.reader(io.StringIO(text))) and (not text or text.endswith("\n"))
+    assert all(len(r) == len(CSV_COLUMNS) for r in csv.reader(io.StringIO(text))) and (not text or text.endswith("\n"))
     assert len(rows(small_disk / "out" / "results.csv")) < 40
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from echoquality.outputs.recording import Recorder, recording_source
+from echoquality.outputs.results_csv import CSV_COLUMNS
 from echoquality.core.records import Frame
 from echoquality.sources.files import read_recording
 from tests.fault.conftest import noise_loop
@@ -52,7 +53,7 @@ def whole_rows(path: Path) -> list[list[str]]:
     text = path.read_text()
     assert not text or text.endswith("\n"), "a half row"
     parsed = list(csv.reader(io.StringIO(text)))
-    assert all(len(r) == 14 for r in parsed), parsed[-1]
+    assert all(len(r) == len(CSV_COLUMNS) for r in parsed), parsed[-1]
     return parsed[1:]
 
 

@@ -18,4 +18,4 @@ def test_rows_follow_the_contract_and_are_on_disk_at_once(tmp_path):
     writer.close()
     assert tuple(rows[0]) == CSV_COLUMNS
     assert rows[1] == ["loop.mp4", "3", "0.0500", "gcnr", "a2c", "1.000", "2.000", "", "4.000", "5.000", "3.000",
-                       "", "2.500", "2.917"]
+                       "", "2.500", "2.917", "ok"]

@@ -80,6 +80,21 @@ def write_card(folder: Path, report: dict) -> Path:
             for what, preds in d.items():
                 lines.append(f"| {stem} | {what} | {', '.join(preds)} |")
         lines.append("")
+    if cv:
+        right = round(cv["accuracy_a2c_vs_a4c"] * cv["frames"])
+        es = sum("_ES:" in w for w in cv["wrong"])
+        lines += [
+            "## Limitations",
+            f"- A2C vs A4C on held-out CAMUS patients: {cv['accuracy_a2c_vs_a4c']:.1%} ({right}/{cv['frames']} frames)"
+            + (" - below the project's 95 % goal" if cv["accuracy_a2c_vs_a4c"] < 0.95 else "")
+            + f"; {es} of the {len(cv['wrong'])} errors are end-systolic frames. 149 labelled frames are little to learn",
+            "  views from; a loop is judged frame by frame and smoothed, which the single-frame numbers above do not show.",
+            "- `other` is learnt from seven real parasternal sectors of one scanner and stand-ins (turned and zoomed",
+            "  apical frames, synthetic screens): a real subcostal, suprasternal or parasternal view from another",
+            "  scanner may be called A2C or A4C. The gate's other checks (colour, M-mode / spectral displays, blank",
+            "  frames, no LV wall) do not depend on it.",
+            "",
+        ]
     loops = report.get("final_model_on_real_a4c_loops", {})
     if loops:
         lines += ["## Real A4C loops from other scanners (final model, frames per class)", "",
