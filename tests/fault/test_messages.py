@@ -11,8 +11,8 @@ import pytest
 
 from echoquality.inference.backends import ModelError, open_session
 from echoquality.sources.files import error_reason
-from tests.fault.conftest import noise_loop
-from tests.onnx_models import constant_quality
+from tests.dicom_files import real_frames
+from tests.onnx_models import constant_quality, heart_segmentation
 
 
 def test_a_newer_opset_is_named(tmp_path):
@@ -38,10 +38,11 @@ def test_a_multi_line_reason_is_kept_whole_on_one_line():
 @pytest.mark.parametrize("value", [float("nan"), 1e30, -40.0])
 def test_a_quality_model_that_outputs_no_score_fails_the_frame_visibly(tmp_path, tiny_models, capsys, caplog, value):
     from echoquality.commands.analyze import AnalysisSettings, analyze
-    seg, _ = tiny_models
+    seg = heart_segmentation(tmp_path / "heart" / "model.onnx").parent   # a heart the gate lets through
     broken = tmp_path / "broken"
     constant_quality(broken / "model.onnx", scores=(value, 2.5, 3.5, 4.5, 5.0, 3.0, 2.0, 4.0))
-    loop = noise_loop(tmp_path / "loop.npy", 2)
+    loop = tmp_path / "loop.npy"       # real apical frames: the gate stops noise before any score
+    np.save(loop, real_frames(2))
     with caplog.at_level(logging.ERROR):
         analyze([str(loop)], tmp_path / "out", AnalysisSettings(str(broken), "a4c", str(seg)))
     capsys.readouterr()
