@@ -31,7 +31,7 @@ DEMO_LOOP = ROOT / "data" / "samples" / "e95_a4c.mp4"
 
 def loop_frames(path: Path = DEMO_LOOP, size: int = 256) -> np.ndarray:
     """(N, 1, size, size) float32 network inputs of every frame of a loop, as the app makes them."""
-    return network_batch((frame.image for frame in open_source(str(path))), size)
+    return network_batch((frame.image for frame in open_source(str(path))), size=size)
 
 
 def time_in_turns(models: dict, frames: np.ndarray, repeats: int, block: int = 25, settle: int = 3) -> dict[str, dict]:
