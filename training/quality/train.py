@@ -160,8 +160,11 @@ def loop_checks(out: Path, args) -> dict:
 
 def measure_speed(out: Path, frames: int = 200) -> dict:
     """Median and p95 ms per frame of the exported model on onnxruntime (E95 frames and regions)."""
+    import os
     from benchmarks.bench_quality_model import time_model
-    return time_model(out, frames)
+    result = time_model(out, frames)
+    result["load_average"] = round(os.getloadavg()[0], 1)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
