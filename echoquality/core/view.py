@@ -55,6 +55,22 @@ def estimate(probabilities: np.ndarray) -> ViewEstimate:
     return ViewEstimate(VIEW_CLASSES[best], float(p[best]), p)
 
 
+def canonical_image(gray: np.ndarray, fan, spacing: tuple[float, float] | None = None) -> np.ndarray:
+    """The canonical network view (`framing.network_view(...).image`) of a frame whose fan is already found."""
+    from echoquality.core.fan import polygon_mask
+    from echoquality.core.framing import NETWORK_SIZE, box_with_margin, framing_for
+
+    shape = gray.shape[:2]
+    box = box_with_margin(fan.box, shape) if fan.found else (0, 0, shape[0], shape[1])
+    framing = framing_for(box, shape, spacing if spacing is not None else (1.0, 1.0), NETWORK_SIZE)
+    image = framing.to_network(gray)
+    if fan.found:
+        image[~polygon_mask(framing.points_to_network(fan.hull), (NETWORK_SIZE, NETWORK_SIZE))] = 0
+    else:
+        image[...] = 0
+    return image
+
+
 def recognise(model: ViewModel, network_image: np.ndarray) -> np.ndarray:
     """(3,) probabilities of VIEW_CLASSES for one network view."""
     return np.asarray(model.predict(view_input(network_image)[None, None]), np.float64)[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import fast
 import numpy as np
 
+from echoquality.core.fan import Fan
 from echoquality.core.framing import Framing
 from echoquality.core.records import Frame
 from echoquality.core.regions import Regions
@@ -27,6 +28,7 @@ _VALID, _OUT_OF_SECTOR = "valid", "out_of_sector"
 _TIMING = "timing_ms:"     # + stage name
 _END_OF_STREAM, _FRAME_ERROR = "end_of_stream", "frame_error"
 _COLOUR, _DECLARED = "colour", "declared_mode"
+_FAN, _FAN_FRAMING = "fan", "fan_framing"
 # FAST copies every input's frame data onto a process object's outputs, overwriting keys of the
 # same name: the gate's verdict and the final one (after the LV check, on the scores) need their own.
 _GATE_KEYS = ("gate_status", "gate_view", "gate_view_confidence")
@@ -130,6 +132,27 @@ def framing_of(image: "fast.Image") -> Framing | None:
     v = image.getFrameData(_FRAMING).split()
     ints = [int(x) for x in v[:11]]
     return Framing((ints[0], ints[1]), tuple(ints[2:6]), tuple(ints[6:10]), ints[10], (float(v[11]), float(v[12])))
+
+
+def set_fan(image: "fast.Image", fan: Fan, framing: str) -> "fast.Image":
+    """Record the frame's fan (found once, in Preprocess) and the framing the network input got ("fan" or "frame")."""
+    hull = " ".join(f"{x:.2f},{y:.2f}" for x, y in np.asarray(fan.hull, np.float64))
+    apex = "" if fan.apex is None else f"{float(fan.apex[0])!r},{float(fan.apex[1])!r}"
+    box = " ".join(str(int(v)) for v in fan.box)
+    return _set(image, **{_FAN: f"{int(fan.frame_shape[0])} {int(fan.frame_shape[1])}|{box}|"
+                                f"{float(fan.angle_deg)!r} {float(fan.fill)!r}|{apex}|{hull}", _FAN_FRAMING: framing})
+
+
+def fan_of(image: "fast.Image") -> tuple[Fan, str] | None:
+    """(fan, framing) recorded by `set_fan`, None when the image carries none."""
+    if not image.hasFrameData(_FAN):
+        return None
+    shape, box, numbers, apex, hull = image.getFrameData(_FAN).split("|")
+    angle, fill = (float(v) for v in numbers.split())
+    points = np.array([[float(c) for c in p.split(",")] for p in hull.split()], np.float64).reshape(-1, 2)
+    fan = Fan(tuple(int(v) for v in shape.split()), points, tuple(int(v) for v in box.split()),
+              tuple(float(v) for v in apex.split(",")) if apex else None, angle, fill)
+    return fan, image.getFrameData(_FAN_FRAMING)
 
 
 # --- regions and scores ---------------------------------------------------------------------------

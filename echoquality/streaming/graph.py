@@ -66,7 +66,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     results = Results.create(on_result, method_name, split_screen, source)
 
     flow(source, pre, ("frame", "frame"))
-    flow(pre, check, ("frame", "frame"))
+    flow(pre, check, ("frame", "frame"), ("image", "image"))
     flow(pre, segment, ("image", "image"), ("sector", "sector"))
     flow(check, segment, ("gate", "gate"))
     flow(segment, divide, ("labels", "labels"))

@@ -17,7 +17,7 @@ from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
-from echoquality.core.view import AUTO, ViewModel, ViewSmoother, choose_view, recognise
+from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, choose_view, recognise
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 from echoquality.streaming import codec
 from echoquality.streaming.bridge import FrameStreamer, Stage
@@ -46,13 +46,13 @@ class Preprocess(Stage):
     def process(self, frame):
         view = network_view(to_numpy(frame), codec.frame_tag(frame).spacing, self.size, self._box, self.framing)
         self._box = view.framing.box
-        image = codec.set_framing(to_fast(view.image, frame), view.framing)
+        image = codec.set_fan(codec.set_framing(to_fast(view.image, frame), view.framing), view.fan, self.framing)
         sector = codec.set_framing(to_fast(view.sector.astype(np.uint8), frame), view.framing)
         return (image, sector, frame)
 
 
 class Gate(Stage):
-    """frame → gate: is it a grey-scale apical B-mode view, and which view (`core.gate`, `core.view`).
+    """frame, image → gate: is it a grey-scale apical B-mode view, and which view (`core.gate`, `core.view`).
 
     The content checks judge the frame as it came (its colour map, the mode its file declares);
     the view classifier sees the canonical framing of the fan, its probabilities smoothed over
@@ -60,7 +60,7 @@ class Gate(Stage):
     the regions and is not second-guessed (an ALAX recording stays scorable).
     """
 
-    inputs = ("frame",)
+    inputs = ("frame", "image")
     outputs = ("gate",)
 
     def __init__(self, view: str = AUTO, view_model: ViewModel | None = None):
@@ -70,15 +70,20 @@ class Gate(Stage):
         self.view, self.model = view, view_model
         self.smoother = ViewSmoother()
 
-    def process(self, frame):
+    def process(self, frame, image):
         pixels = to_numpy(frame)
         tag = codec.frame_tag(frame)
-        framed = network_view(pixels, tag.spacing)
-        verdict = gate.content_verdict(pixels, framed.fan, codec.frame_colour(frame),
-                                       codec.frame_declared_mode(frame))
+        found = codec.fan_of(image)        # Preprocess found the fan (its view is the canonical one with framing "fan")
+        if found is None:
+            framed = network_view(pixels, tag.spacing)
+            fan, canonical = framed.fan, framed.image
+        else:
+            fan = found[0]
+            canonical = to_numpy(image) if found[1] == "fan" else canonical_image(pixels, fan, tag.spacing)
+        verdict = gate.content_verdict(pixels, fan, codec.frame_colour(frame), codec.frame_declared_mode(frame))
         view, confidence, probabilities = self.view, float("nan"), np.full(3, np.nan, np.float32)
         if verdict.ok and self.view == AUTO:
-            probabilities = recognise(self.model, framed.image).astype(np.float32)
+            probabilities = recognise(self.model, canonical).astype(np.float32)
             estimate = self.smoother.update(probabilities, tag.time_s)
             view, confidence = choose_view(self.view, estimate), estimate.confidence
             verdict = gate.view_verdict(view)

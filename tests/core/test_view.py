@@ -110,3 +110,14 @@ def test_synthetic_non_views_are_other(model):
     speckle = np.clip(rng.gamma(1.5, 30, (480, 640)), 0, 255).astype(np.uint8)
     for screen in (menu, speckle):
         assert VIEW_CLASSES[int(np.argmax(recognise(model, network_view(screen).image)))] == "other"
+
+
+def test_the_canonical_image_from_a_found_fan_is_the_network_view():
+    """The gate frames the fan Preprocess found instead of finding it again: the same image."""
+    from echoquality.core.view import canonical_image
+    capture = cv2.VideoCapture(str(E95))
+    for _ in range(3):
+        ok, frame = capture.read()
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        view = network_view(gray, (0.3, 0.25))
+        assert np.array_equal(canonical_image(gray, view.fan, (0.3, 0.25)), view.image)
