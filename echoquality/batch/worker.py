@@ -30,15 +30,11 @@ from echoquality.batch.discover import Recording  # noqa: E402
 from echoquality.batch.keys import content_hash, fingerprint, model_folders, record_key  # noqa: E402
 from echoquality.batch.store import (DONE, FAILED, FRAME_COLUMNS, marker_path, read_marker,  # noqa: E402
                                      write_frames, write_marker)
+from echoquality.core.gate import OK as GATE_OK  # noqa: E402
 from echoquality.core.records import FrameResult  # noqa: E402
 from echoquality.core.vocabulary import REGION_NAMES  # noqa: E402
 
 log = logging.getLogger(__name__)
-
-try:  # the content/view gate: a status per frame ("ok" when scored)
-    from echoquality.core.gate import OK as GATE_OK
-except ImportError:  # not in this version: every analysed frame counts as scored when a region was
-    GATE_OK = None
 
 MEASUREMENT_KEYS = (("EF", "ef"), ("GLS", "gls"), ("MAPSE", "mapse"))
 
@@ -52,10 +48,9 @@ def fingerprint_settings(settings) -> dict:
 
 def view_model_name(view: str) -> str | None:
     """The view classifier an analysis uses: the bundled one when the view is recognised ('auto')."""
-    if view != "auto":
-        return None
-    from echoquality.inference import registry
-    return getattr(registry, "DEFAULT_VIEW_MODEL", None)
+    from echoquality.core.view import AUTO
+    from echoquality.inference.registry import DEFAULT_VIEW_MODEL
+    return DEFAULT_VIEW_MODEL if view == AUTO else None
 
 
 def models_fingerprint(settings) -> tuple[str, dict]:
@@ -103,12 +98,10 @@ class RecordingCollector:
 
     def write(self, result: FrameResult) -> None:
         frame = result.frame
-        status = getattr(result, "status", None)
+        status = result.status
         scores = np.asarray(result.scores, dtype=np.float64)
-        scored = (status == GATE_OK) if GATE_OK is not None else (result.error is None
-                                                                    and bool(np.isfinite(scores).any()))
-        if status is not None:
-            self.statuses[status] += 1
+        scored = status == GATE_OK
+        self.statuses[status] += 1
         if scored:
             self.views[result.view] += 1
         self.scores.append(scores)
@@ -116,7 +109,7 @@ class RecordingCollector:
         self.shape = self.shape or tuple(frame.image.shape[:2])
         values = [frame.index, float(frame.time_s), result.method, result.view] + [
             None if math.isnan(s) else float(s) for s in scores] + [
-            None if math.isnan(result.global_score) else result.global_score, status or ""]
+            None if math.isnan(result.global_score) else result.global_score, status]
         for column, value in zip(FRAME_COLUMNS, [self.key, frame.source] + values):
             self.rows[column].append(value)
         if self._recorder is not None:

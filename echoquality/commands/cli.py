@@ -106,16 +106,6 @@ def _analyze_parser(sub) -> None:
     _spacing(p)
 
 
-def _batch_views() -> tuple[str, ...]:
-    """'auto' first when the view is recognised (the gate), then the fixed views."""
-    try:
-        from echoquality.core.view import AUTO
-    except ImportError:
-        return tuple(VIEWS)
-    return (AUTO,) + tuple(v for v in VIEWS if v != AUTO)
-
-
-BATCH_VIEWS = _batch_views()
 
 
 def _batch_parser(sub) -> None:
@@ -126,8 +116,8 @@ def _batch_parser(sub) -> None:
     p.add_argument("--workers", type=positive_int, help="local cluster: worker processes (default: one per core)")
     p.add_argument("--redo-failed", action="store_true", help="analyse again the files an earlier run could not read")
     p.add_argument("--method", default="", help="quality method (see analyze)")
-    p.add_argument("--view", default=BATCH_VIEWS[0], choices=BATCH_VIEWS,
-                   help="the view of every recording, or 'auto' (recognised per frame) where the gate exists")
+    p.add_argument("--view", default=AUTO, choices=(AUTO,) + VIEWS,
+                   help="'auto': recognised per frame (the gate); or the view of every recording")
     p.add_argument("--segmentation", default="", help="segmentation model name or folder")
     p.add_argument("--backend", default="auto", help="inference backend (see analyze)")
     p.add_argument("--max-frames", type=positive_int, help="analyse at most N frames of each recording")
