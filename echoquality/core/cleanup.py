@@ -20,18 +20,12 @@ def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, np.ndarr
     return cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
 
 
-def _largest(mask: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
-    """The largest component of `mask` among those where `allowed` (per component index) is True."""
+def _largest(mask: np.ndarray) -> np.ndarray:
+    """The largest component of `mask` (all False when it has none)."""
     n, comp, stats, _ = _components(mask)
     if n < 2:
         return np.zeros(mask.shape, bool)
-    areas = stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
-    if allowed is not None:
-        areas = np.where(allowed[1:], areas, -1)
-    best = int(np.argmax(areas))
-    if areas[best] <= 0:
-        return np.zeros(mask.shape, bool)
-    return comp == best + 1
+    return comp == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -66,9 +60,9 @@ def clean_labels(labels: np.ndarray, sector: np.ndarray | None = None) -> np.nda
     lv_y = np.nonzero(lv)[0].mean()
     n, comp, stats, centroids = _components(lab == LA)
     if n > 1:
-        below = centroids[:, 1] > lv_y
-        la = _largest(lab == LA, below)
-        out[la] = LA
+        areas = np.where(centroids[1:, 1] > lv_y, stats[1:, cv2.CC_STAT_AREA], -1)
+        if areas.max() > 0:
+            out[comp == 1 + int(np.argmax(areas))] = LA
     out[lv] = LV
     ao = _largest(lab == AO)
     out[ao & (out == BACKGROUND)] = AO
