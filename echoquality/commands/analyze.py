@@ -34,6 +34,7 @@ from echoquality.outputs.video import VideoError, VideoWriter
 from echoquality.sources import SourceError, is_live, open_source, source_stem
 from echoquality.sources.files import error_reason
 from echoquality.commands.stop import StopRequest
+from echoquality.streaming.batched import run_batched
 from echoquality.streaming.graph import build
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class AnalysisSettings:
     spacing: tuple[float, float] | None = None
     views: tuple[str, ...] = ()        # one view per input (empty: `view` for every input)
     same_patient: bool = False         # the inputs are of one patient: biplane EF from its A4C and A2C
+    batch_size: int = 1                # > 1: recorded inputs analysed N frames at a time (streaming/batched.py)
 
 
 @dataclass
@@ -206,6 +208,10 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
                    outputs: OutputFolder, stop: StopRequest | None = None, view_model=None) -> SourceSummary:
     """Run the chain over one input; returns what was done (with the source's error, if any).
 
+    With `settings.batch_size` > 1 a recorded input goes through the batched counterpart of the chain
+    (`streaming/batched.py`: same steps and results, the networks on N frames at a time); a live input
+    always through the chain, one frame at a time.
+
     An output that cannot be written (disk full) is kept in `outputs.error` and ends the input.
     """
     summary = SourceSummary(spec)
@@ -257,11 +263,22 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
             counters.record_latency(time.time() - result.frame.timestamp)
         progress.step()
 
+    batched = settings.batch_size > 1 and not live
+    if settings.batch_size > 1 and live:
+        log.warning("%s: live input, analysed one frame at a time (--batch-size %d is for recorded inputs)",
+                    spec, settings.batch_size)
+    source_error: str | None = None
     start = time.perf_counter()
     try:
-        pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=outputs.stem,
-                         max_in_flight=1 if live else 8, split_screen=settings.save_video, view_model=view_model)
-        pipeline.run()
+        if batched:    # the chain's steps on chunks of frames, without FAST
+            source_error = run_batched(stream, segmentation, method, method_name, on_result, settings.batch_size,
+                                       settings.view, view_model, title=outputs.stem,
+                                       split_screen=settings.save_video).error
+        else:
+            pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=outputs.stem,
+                             max_in_flight=1 if live else 8, split_screen=settings.save_video, view_model=view_model)
+            pipeline.run()
+            source_error = pipeline.frames.error
     finally:
         summary.seconds = time.perf_counter() - start
         progress.close()
@@ -276,8 +293,8 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
             close = getattr(source, "close", None)
             if close:
                 close()
-    if pipeline.frames.error:
-        summary.error = pipeline.frames.error
+    if source_error:
+        summary.error = source_error
     if counters is not None:
         summary.stream = counters.summary()
     return summary

@@ -103,9 +103,10 @@ def _analyze_parser(sub) -> None:
     p.add_argument("--max-frames", type=positive_int, help="analyse at most N frames of each input")
     p.add_argument("--timeout", type=seconds, help="live streams: stop after S seconds without a frame")
     p.add_argument("--fps", type=frame_rate, help="frame rate, overriding the file's")
+    p.add_argument("--batch-size", type=positive_int, default=1, metavar="N",
+                   help="recorded inputs: analyse N frames at a time, the networks on the whole batch "
+                        "(default 1: frame by frame; live inputs always frame by frame)")
     _spacing(p)
-
-
 
 
 def _batch_parser(sub) -> None:
@@ -230,7 +231,7 @@ def _main(argv: list[str] | None = None) -> int:
                                     args.save_regions, args.save_video, args.max_frames, args.timeout, args.fps,
                                     tuple(args.spacing) if args.spacing else None,
                                     views=tuple(args.view) if len(args.view) > 1 else (),
-                                    same_patient=args.same_patient)
+                                    same_patient=args.same_patient, batch_size=args.batch_size)
         return analyze(args.inputs, args.out, settings, stop)
     if args.command == "batch":
         from echoquality.commands.analyze import AnalysisSettings

@@ -6,7 +6,7 @@ model folder). Invalid regions score NaN.
 """
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 
@@ -27,9 +27,23 @@ QualityMethod = Callable[[np.ndarray, "Regions"], np.ndarray]  # (image256, regi
 MODEL_SCORE_RANGE = (0.0, 6.0)   # model outputs outside this (or NaN) are faults; inside, clipped to 1–5
 
 
+def _checked_scores(model: QualityModel, scores: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """(8,) model output → scores clipped to 1–5, NaN where invalid; ValueError for a broken model's output."""
+    if scores.shape != (N_REGIONS,):
+        raise ValueError(f"quality model {model.name} returned shape {scores.shape}, expected ({N_REGIONS},)")
+    bad = ~np.isfinite(scores) | (scores < MODEL_SCORE_RANGE[0]) | (scores > MODEL_SCORE_RANGE[1])
+    if np.any(bad):   # a broken model: the frame fails, rather than empty or 5.0 scores
+        raise ValueError(f"quality model {model.name} returned {scores[bad][0]:g}, not a score "
+                         f"({MODEL_SCORE_RANGE[0]:g} to {MODEL_SCORE_RANGE[1]:g} expected)")
+    return np.where(valid, np.clip(scores, 1.0, 5.0), np.nan)
+
+
 def model_method(model: QualityModel) -> QualityMethod:
     """A method scoring with an end-to-end quality model (input: the network-size image, and the region map
-    for a model that scores each region where it lies: `uses_regions`)."""
+    for a model that scores each region where it lies: `uses_regions`).
+
+    The method also has a batched form, `method.batched(images, regions_list) -> (N, 8)`: one model call
+    for N frames (see `batch_scores`)."""
     uses_regions = bool(getattr(model, "uses_regions", False))
 
     def score(image: np.ndarray, regions) -> np.ndarray:
@@ -39,14 +53,33 @@ def model_method(model: QualityModel) -> QualityMethod:
             scores = np.asarray(model.predict(batch, maps)[0], np.float64)
         else:
             scores = np.asarray(model.predict(batch)[0], np.float64)
-        if scores.shape != (N_REGIONS,):
-            raise ValueError(f"quality model {model.name} returned shape {scores.shape}, expected ({N_REGIONS},)")
-        bad = ~np.isfinite(scores) | (scores < MODEL_SCORE_RANGE[0]) | (scores > MODEL_SCORE_RANGE[1])
-        if np.any(bad):   # a broken model: the frame fails, rather than empty or 5.0 scores
-            raise ValueError(f"quality model {model.name} returned {scores[bad][0]:g}, not a score "
-                             f"({MODEL_SCORE_RANGE[0]:g} to {MODEL_SCORE_RANGE[1]:g} expected)")
-        return np.where(regions.valid, np.clip(scores, 1.0, 5.0), np.nan)
+        return _checked_scores(model, scores, regions.valid)
+
+    def batched(images: np.ndarray, regions_list: Sequence) -> np.ndarray:
+        batch = np.asarray(images)[:, None].astype(np.float32)
+        if uses_regions:
+            maps = np.stack([r.region_map for r in regions_list])[:, None].astype(np.float32)
+            scores = np.asarray(model.predict(batch, maps), np.float64)
+        else:
+            scores = np.asarray(model.predict(batch), np.float64)
+        if scores.shape != (len(batch), N_REGIONS):
+            raise ValueError(f"quality model {model.name} returned shape {scores.shape} for {len(batch)} frames, "
+                             f"expected ({len(batch)}, {N_REGIONS})")
+        return np.stack([_checked_scores(model, s, r.valid) for s, r in zip(scores, regions_list)])
+
+    score.batched = batched
     return score
+
+
+def batch_scores(method: QualityMethod, images: np.ndarray, regions_list: Sequence,
+                 map_: Callable = map) -> np.ndarray:
+    """(N, 8) scores of N network-size images (N, H, W) and their regions: one call of the method's batched
+    form when it has one (`model_method`), else frame by frame through `map_` (the pixel metrics; a thread
+    pool's `map` runs them side by side, in order)."""
+    batched = getattr(method, "batched", None)
+    if batched is not None:
+        return batched(images, regions_list)
+    return np.stack(list(map_(method, images, regions_list)))
 
 
 def pixel_metric_method(metric: str) -> QualityMethod:
