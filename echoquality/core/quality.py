@@ -22,6 +22,7 @@ class QualityModel(Protocol):
 
 
 QualityMethod = Callable[[np.ndarray, "Regions"], np.ndarray]  # (image256, regions) -> (8,) scores
+BatchQualityMethod = Callable[[np.ndarray, Sequence["Regions"]], np.ndarray]  # (N images, N regions) -> (N, 8)
 
 
 MODEL_SCORE_RANGE = (0.0, 6.0)   # model outputs outside this (or NaN) are faults; inside, clipped to 1–5
@@ -42,8 +43,8 @@ def model_method(model: QualityModel) -> QualityMethod:
     """A method scoring with an end-to-end quality model (input: the network-size image, and the region map
     for a model that scores each region where it lies: `uses_regions`).
 
-    The method also has a batched form, `method.batched(images, regions_list) -> (N, 8)`: one model call
-    for N frames (see `batch_scores`)."""
+    The method also has a batched form (`batched_form`): one model call for N frames, each frame's
+    scores as the method gives them."""
     uses_regions = bool(getattr(model, "uses_regions", False))
 
     def score(image: np.ndarray, regions) -> np.ndarray:
@@ -71,15 +72,10 @@ def model_method(model: QualityModel) -> QualityMethod:
     return score
 
 
-def batch_scores(method: QualityMethod, images: np.ndarray, regions_list: Sequence,
-                 map_: Callable = map) -> np.ndarray:
-    """(N, 8) scores of N network-size images (N, H, W) and their regions: one call of the method's batched
-    form when it has one (`model_method`), else frame by frame through `map_` (the pixel metrics; a thread
-    pool's `map` runs them side by side, in order)."""
-    batched = getattr(method, "batched", None)
-    if batched is not None:
-        return batched(images, regions_list)
-    return np.stack(list(map_(method, images, regions_list)))
+def batched_form(method: QualityMethod) -> BatchQualityMethod | None:
+    """The method's batched form, (N, H, W) images and N regions -> (N, 8) scores in one call (`model_method`);
+    None for a method scored frame by frame (the pixel metrics)."""
+    return getattr(method, "batched", None)
 
 
 def pixel_metric_method(metric: str) -> QualityMethod:

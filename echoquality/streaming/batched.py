@@ -27,7 +27,7 @@ import numpy as np
 from echoquality.core import gate
 from echoquality.core.cleanup import clean_labels
 from echoquality.core.framing import NETWORK_SIZE, NetworkView, network_view
-from echoquality.core.quality import QualityMethod, batch_scores
+from echoquality.core.quality import QualityMethod, batched_form
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.regions import Regions, divide_myocardium
 from echoquality.core.render import compose_split_screen
@@ -99,6 +99,11 @@ def _shared_step(works: list[FrameWork], stage: str, do: Callable[[], None]) -> 
     share = (time.perf_counter() - start) * 1e3 / len(works)
     for work in works:
         work.timings_ms[stage] = work.timings_ms.get(stage, 0.0) + share
+
+
+def _as_carried(scores: np.ndarray) -> np.ndarray:
+    """(8,) float64 scores through float32, as the chain carries them between stages."""
+    return np.asarray(scores, np.float32).astype(np.float64)
 
 
 class BatchedChain:
@@ -185,27 +190,26 @@ class BatchedChain:
             work.status = gate.anatomy_verdict(work.regions.lv_lumen.astype(np.uint8), work.regions.valid).status
 
     def _score(self, works: list[FrameWork]) -> None:
-        """The quality method on the scored frames: one call of a batched method, else frame by frame on the pool.
-        When that fails, frame by frame again, so that only the frames at fault fail (as in the chain)."""
-        if not works:
-            return
-        start = time.perf_counter()
-        try:
-            found = batch_scores(self.method, np.stack([w.network.image for w in works]), [w.regions for w in works],
-                                 self.map)
-        except Exception:
-            log.debug("quality of frames %s-%s together failed; frame by frame", works[0].frame.index,
-                      works[-1].frame.index, exc_info=True)
-            found = None
-        share = (time.perf_counter() - start) * 1e3 / len(works)
-        for work, scores in zip(works, found if found is not None else itertools.repeat(None)):
-            work.timings_ms["RegionalQuality"] = share
-            if scores is None:
-                _step(work, "RegionalQuality", lambda w: setattr(w, "scores", self.method(w.network.image,
-                                                                                           w.regions)))
+        """The quality method on the scored frames: one call of its batched form when it has one (the
+        end-to-end model), else frame by frame on the pool. A batched call that fails is done again
+        frame by frame, so that only the frames at fault fail (as in the chain)."""
+        batched = batched_form(self.method)
+        if batched is not None and works:
+            start = time.perf_counter()
+            try:
+                found = batched(np.stack([w.network.image for w in works]), [w.regions for w in works])
+            except Exception:
+                log.debug("quality of frames %s-%s together failed; frame by frame", works[0].frame.index,
+                          works[-1].frame.index, exc_info=True)
             else:
-                work.scores = scores
-            work.scores = np.asarray(work.scores, np.float32).astype(np.float64)   # float32, as the chain carries them
+                share = (time.perf_counter() - start) * 1e3 / len(works)
+                for work, scores in zip(works, found):
+                    work.scores, work.timings_ms["RegionalQuality"] = _as_carried(scores), share
+                return
+
+        def score(work: FrameWork) -> None:
+            work.scores = _as_carried(self.method(work.network.image, work.regions))
+        list(self.map(lambda w: _step(w, "RegionalQuality", score), works))
 
     def _render(self, work: FrameWork) -> None:
         region_map = work.network.framing.to_frame(work.regions.region_map.astype(np.uint8))
