@@ -31,8 +31,9 @@ from echoquality.core.quality import QualityMethod, batched_form
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.regions import Regions, divide_myocardium
 from echoquality.core.render import compose_split_screen
-from echoquality.core.segmentation import SegmentationModel
-from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, choose_view, view_input
+from echoquality.core.segmentation import SegmentationModel, segment
+from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_image, choose_view, recognise,
+                                   view_input)
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ class FrameWork:
     status: str = gate.OK
     view: str = "a4c"
     confidence: float = float("nan")
-    canonical: np.ndarray | None = None
+    canonical: np.ndarray | None = None        # what the view classifier sees (view 'auto', content passed)
+    probabilities: np.ndarray | None = None    # the view classifier's, before smoothing
     labels: np.ndarray | None = None
     regions: Regions | None = None
     scores: np.ndarray = field(default_factory=lambda: np.full(N_REGIONS, np.nan))
@@ -85,20 +87,24 @@ def _step(work: FrameWork, stage: str, do: Callable[[FrameWork], None]) -> None:
     work.timings_ms[stage] = work.timings_ms.get(stage, 0.0) + (time.perf_counter() - start) * 1e3
 
 
-def _shared_step(works: list[FrameWork], stage: str, do: Callable[[], None]) -> None:
-    """Run one batched call for `works`; its time is shared out over them, a failure marks all of them."""
+def _together(works: list[FrameWork], stage: str, batch: Callable[[list[FrameWork]], None],
+              each: Callable[[FrameWork], None], map_: Callable = map) -> None:
+    """One batched call for `works`, its time shared out over them; when it fails, `each` frame by frame
+    (through `map_`), so that only the frames at fault fail, as in the chain."""
     if not works:
         return
     start = time.perf_counter()
     try:
-        do()
-    except Exception as error:
+        batch(works)
+    except Exception:
+        log.debug("%s of frames %s-%s together failed; frame by frame", stage, works[0].frame.index,
+                  works[-1].frame.index, exc_info=True)
+    else:
+        share = (time.perf_counter() - start) * 1e3 / len(works)
         for work in works:
-            work.error = f"{stage}: {error}"
-        log.error("frames %s-%s: %s", works[0].frame.index, works[-1].frame.index, works[0].error)
-    share = (time.perf_counter() - start) * 1e3 / len(works)
-    for work in works:
-        work.timings_ms[stage] = work.timings_ms.get(stage, 0.0) + share
+            work.timings_ms[stage] = work.timings_ms.get(stage, 0.0) + share
+        return
+    list(map_(lambda w: _step(w, stage, each), works))
 
 
 def _as_carried(scores: np.ndarray) -> np.ndarray:
@@ -153,32 +159,34 @@ class BatchedChain:
 
     def _recognise(self, works: list[FrameWork]) -> None:
         """The view classifier on every frame the content checks passed (one call), smoothed in frame order."""
-        asked = [w for w in works if w.scored and w.canonical is not None]
-        found: list[np.ndarray] = []
+        def batch(asked: list[FrameWork]) -> None:
+            found = self.view_model.predict(np.stack([view_input(w.canonical) for w in asked])[:, None])
+            for work, probabilities in zip(asked, np.asarray(found, np.float64)):
+                work.probabilities = probabilities
 
-        def classify() -> None:
-            batch = np.stack([view_input(w.canonical) for w in asked])[:, None]
-            found.extend(np.asarray(self.view_model.predict(batch), np.float64))
-        _shared_step(asked, "Gate", classify)
-        for work, probabilities in zip(asked, found):
-            estimate = self.smoother.update(probabilities.astype(np.float32), work.frame.time_s)
-            work.view, work.confidence = choose_view(self.requested_view, estimate), estimate.confidence
-            work.status = gate.view_verdict(work.view).status
+        def each(work: FrameWork) -> None:
+            work.probabilities = recognise(self.view_model, work.canonical)
+        _together([w for w in works if w.scored and w.canonical is not None], "Gate", batch, each)
+        for work in works:
+            if work.error is None and work.probabilities is not None:
+                estimate = self.smoother.update(work.probabilities.astype(np.float32), work.frame.time_s)
+                work.view, work.confidence = choose_view(self.requested_view, estimate), estimate.confidence
+                work.status = gate.view_verdict(work.view).status
 
     def _segment(self, works: list[FrameWork]) -> None:
         """One segmentation call for the frames the gate passed, then each frame's clean-up (one LV, MYO, LA)."""
-        found: list[np.ndarray] = []
+        def batch(passed: list[FrameWork]) -> None:
+            found = self.segmentation.predict(np.stack([w.network.image for w in passed])[:, None].astype(np.float32))
+            for work, labels in zip(passed, found):
+                work.labels = labels
 
-        def predict() -> None:
-            batch = np.stack([w.network.image for w in works])[:, None].astype(np.float32)
-            found.extend(self.segmentation.predict(batch))
-        _shared_step(works, "Segment", predict)
-        for work, labels in zip(works, found):
-            work.labels = labels
+        def each(work: FrameWork) -> None:
+            work.labels = segment(self.segmentation, work.network.image)
+        _together(works, "Segment", batch, each, self.map)
 
         def clean(work: FrameWork) -> None:
             work.labels = clean_labels(work.labels, work.network.sector)
-        list(self.map(lambda w: _step(w, "Segment", clean), [w for w in works if w.labels is not None]))
+        list(self.map(lambda w: _step(w, "Segment", clean), works))
 
     def _divide(self, work: FrameWork) -> None:
         if work.labels is None:                  # stopped by the gate: an empty label map, as in the chain
@@ -191,25 +199,20 @@ class BatchedChain:
 
     def _score(self, works: list[FrameWork]) -> None:
         """The quality method on the scored frames: one call of its batched form when it has one (the
-        end-to-end model), else frame by frame on the pool. A batched call that fails is done again
-        frame by frame, so that only the frames at fault fail (as in the chain)."""
-        batched = batched_form(self.method)
-        if batched is not None and works:
-            start = time.perf_counter()
-            try:
-                found = batched(np.stack([w.network.image for w in works]), [w.regions for w in works])
-            except Exception:
-                log.debug("quality of frames %s-%s together failed; frame by frame", works[0].frame.index,
-                          works[-1].frame.index, exc_info=True)
-            else:
-                share = (time.perf_counter() - start) * 1e3 / len(works)
-                for work, scores in zip(works, found):
-                    work.scores, work.timings_ms["RegionalQuality"] = _as_carried(scores), share
-                return
-
-        def score(work: FrameWork) -> None:
+        end-to-end model), else frame by frame on the pool."""
+        def each(work: FrameWork) -> None:
             work.scores = _as_carried(self.method(work.network.image, work.regions))
-        list(self.map(lambda w: _step(w, "RegionalQuality", score), works))
+
+        batched = batched_form(self.method)
+        if batched is None:
+            list(self.map(lambda w: _step(w, "RegionalQuality", each), works))
+            return
+
+        def batch(scored: list[FrameWork]) -> None:
+            found = batched(np.stack([w.network.image for w in scored]), [w.regions for w in scored])
+            for work, scores in zip(scored, found):
+                work.scores = _as_carried(scores)
+        _together(works, "RegionalQuality", batch, each, self.map)
 
     def _render(self, work: FrameWork) -> None:
         region_map = work.network.framing.to_frame(work.regions.region_map.astype(np.uint8))

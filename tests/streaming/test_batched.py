@@ -102,6 +102,28 @@ def test_a_frame_that_fails_fails_alone(frames, segmentation, batched):
     assert np.isnan(results[2].scores).all() and not np.isnan(results[3].scores).all()
 
 
+class SegmentsOneByOne:
+    """The real segmentation model, failing on any batch of several frames and on its n-th call."""
+
+    def __init__(self, model, bad_call: int):
+        self.model, self.name, self.framing, self.calls, self.bad_call = model, model.name, model.framing, 0, bad_call
+
+    def predict(self, batch):
+        self.calls += 1
+        if len(batch) > 1 or self.calls == self.bad_call:
+            raise RuntimeError("cannot segment this frame")
+        return self.model.predict(batch)
+
+
+def test_a_failed_batch_is_done_again_frame_by_frame(frames, segmentation):
+    method, name = resolve_method("gcnr")
+    results: list[FrameResult] = []
+    run_batched(iter(frames[:4]), SegmentsOneByOne(segmentation, 4), method, name, results.append, 4, "a4c",
+                workers=1)
+    assert [r.status for r in results] == ["ok", "ok", "error", "ok"]      # call 1: the batch, 2-5: frames 0-3
+    assert results[2].error == "Segment: cannot segment this frame"
+
+
 def test_a_source_failing_mid_stream_keeps_the_frames_before(frames, segmentation):
     def source():
         yield from frames[:5]
