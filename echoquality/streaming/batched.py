@@ -5,10 +5,10 @@ functions: the network view with a steady box (`Preprocess`), the content gate a
 smoother (`Gate`), segmentation (`Segment`), the region division (`DivideMyocardium`), the anatomy
 check and the quality method (`RegionalQuality`), the split screen (`SplitScreen`) and one
 `FrameResult` per frame (`Results`), handed on in frame order. The networks see the whole chunk in
-one call (segmentation, view classifier, the end-to-end quality model): on a GPU (backend 'auto'
-picks CUDA when one is present) that is where batching pays. The per-frame numpy and OpenCV work
-runs on a small thread pool, results kept in order. Steps that carry state from frame to frame (the
-steady box, the view smoother) run in frame order.
+one call (segmentation, view classifier, the end-to-end quality model): meant for a GPU (backend
+'auto' picks CUDA when one is present); on a CPU it does not pay (README). The per-frame numpy and
+OpenCV work runs on a small thread pool, results kept in order. Steps that carry state from frame
+to frame (the steady box, the view smoother) run in frame order.
 
 A frame that fails in a step gets an error result as in the chain; a source that fails mid-stream
 ends the run with its message (`BatchedRun.error`), the frames before it analysed.
@@ -19,7 +19,7 @@ import itertools
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -224,8 +224,7 @@ class BatchedChain:
         frame = work.frame
         if work.error is not None:
             if work.network is None:             # failed before the frame was passed on
-                frame = Frame(np.zeros((0, 0), np.uint8), frame.index, frame.time_s, frame.spacing, frame.source,
-                              frame.spacing_known, frame.timestamp, frame.colour, frame.declared_mode)
+                frame = replace(frame, image=np.zeros((0, 0), np.uint8))
             return FrameResult(frame, method=self.method_name, view="other", error=work.error, status=gate.ERROR,
                                entered_at=work.entered_at)
         regions = work.regions
