@@ -74,7 +74,22 @@ def fan_heart(size: int = 400) -> tuple[np.ndarray, np.ndarray]:
 
 
 NO_GREY_CHANGES = dict(gain=(1, 1), gamma=(1, 1), p_tgc=0, p_speckle=0, p_noise=0, p_blur=0, p_jpeg=0,
-                       p_dynamic_range=0, p_overlays=0)
+                       p_dynamic_range=0, p_overlays=0, p_wall_fade=0, p_apex_haze=0)
+
+
+def test_wall_fade_darkens_one_side_wall_and_keeps_its_label():
+    src = source_of(*fan_heart())
+    cfg = AugmentConfig(p_mirror=0, zoom=(1, 1), anisotropy=(1, 1), rotation_deg=0, shift=0, **NO_GREY_CHANGES)
+    plain, lab = augment(src, np.random.default_rng(5), cfg)
+    faded, lab_faded = augment(src, np.random.default_rng(5), AugmentConfig(**{**cfg.__dict__, "p_wall_fade": 1.0,
+                                                                               "wall_fade": (0.05, 0.05)}))
+    assert np.array_equal(lab, lab_faded)                            # the wall is still there for the network
+    myo = lab == 2
+    darker = myo & (faded < plain - 40)
+    assert darker.sum() > 0.1 * myo.sum()                            # part of the wall sank to the noise floor
+    cols = np.nonzero(darker)[1]
+    assert (cols < 128).all() or (cols >= 128).all()                 # on one side only
+    assert np.abs(faded[~myo & (lab == 0)] - plain[~myo & (lab == 0)]).mean() < 5   # the rest of the frame kept
 
 
 def test_augmentation_is_seeded_and_keeps_labels_on_the_image():

@@ -4,8 +4,9 @@ A labelled frame is re-imaged as another scanner would show it: a new screen (an
 aspect), a new fan (opening 60–110°, any depth, apex inside or above the screen), the heart
 zoomed (0.7–1.4), stretched (anisotropic 0.75–1.33: CAMUS frames are), rotated and shifted
 within it, overlays burned in (text, grey-scale bar, depth ticks, ECG trace, logo), compression
-(JPEG) and blur. The screen then goes through the app's own framing (`echoquality.core.framing`),
-and grey-level changes (gain, TGC, gamma, dynamic range, speckle, noise) are applied to what the
+(JPEG) and blur. The screen then goes through the app's own framing (`echoquality.core.framing`);
+there a side wall may fade into the noise floor (wall dropout: labels kept, as experts draw faint walls)
+and haze may cover the apex; then grey-level changes (gain, TGC, gamma, dynamic range, speckle, noise) are applied to what the
 network sees. All randomness comes from the numpy Generator passed in: a seed reproduces a run.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from echoquality.core.fan import find_fan, polygon_mask
+from echoquality.core.vocabulary import LV, MYO
 from echoquality.core.framing import NETWORK_SIZE, network_view
 
 
@@ -47,6 +49,9 @@ class AugmentConfig:
     speckle: tuple[float, float] = (0.05, 0.35)
     p_noise: float = 0.3
     noise: float = 0.04
+    p_wall_fade: float = 0.35                          # a wall along the beam sinks towards the noise floor
+    wall_fade: tuple[float, float] = (0.03, 0.5)       # remaining echo (labels kept: experts draw faint walls)
+    p_apex_haze: float = 0.2                           # near-field clutter over the apex
 
 
 @dataclass(frozen=True)
@@ -208,10 +213,82 @@ def grey_levels(image: np.ndarray, sector: np.ndarray, rng: np.random.Generator,
     return np.round(np.clip(x, 0.0, 1.0) * 255.0) * sector
 
 
+def _apex_of(sector: np.ndarray) -> tuple[float, float]:
+    """(y, x) of the fan's apex in the network view: where lines fitted to its left and right edges meet."""
+    rows = np.flatnonzero(sector.any(axis=1))
+    top, bottom = rows[0], rows[-1]
+    ys = rows[(rows > top + 3) & (rows < top + 0.5 * (bottom - top))]
+    if ys.size >= 5:
+        left = sector[ys].argmax(axis=1).astype(np.float64)
+        right = sector.shape[1] - 1 - sector[ys, ::-1].argmax(axis=1).astype(np.float64)
+        al, bl = np.polyfit(ys, left, 1)
+        ar, br = np.polyfit(ys, right, 1)
+        if abs(al - ar) > 0.2:
+            y0 = (br - bl) / (al - ar)
+            if -sector.shape[0] < y0 <= top + 2:
+                return float(y0), float(al * y0 + bl)
+    return float(top), float(np.flatnonzero(sector[top]).mean())
+
+
+def fade_wall(image: np.ndarray, labels: np.ndarray, sector: np.ndarray, rng: np.random.Generator,
+              cfg: AugmentConfig) -> np.ndarray:
+    """Wall dropout, as in real apical views: part of one side wall (the lateral or septal wall, which run
+    along the beam) and a few pixels around it keep only `wall_fade` of their echo over a noise floor.
+    The labels stay: the wall is there, only faint (float32 image)."""
+    myo = labels == MYO
+    if myo.sum() < 50:
+        return image
+    ay, ax = _apex_of(sector)
+    h, w = labels.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    theta = np.arctan2(xx - ax, yy - ay)
+    radius = np.hypot(xx - ax, yy - ay)
+    centre = float(np.median(theta[myo]))
+    side = myo & ((theta > centre) if rng.random() < 0.5 else (theta <= centre))
+    if side.sum() < 20:
+        return image
+    r0, r1 = np.percentile(radius[side], [2, 98])
+    length = (r1 - r0) * rng.uniform(0.3, 1.0)
+    start = r0 + rng.uniform(0.0, 1.0) * (r1 - r0 - length)
+    along = np.clip(np.minimum(radius - start, start + length - radius) / 8.0 + 0.5, 0.0, 1.0)
+    dist = cv2.distanceTransform((~side).astype(np.uint8), cv2.DIST_L2, 3)
+    near = np.clip(1.0 - dist / rng.uniform(3.0, 12.0), 0.0, 1.0)
+    weight = cv2.GaussianBlur((along * near).astype(np.float32), (0, 0), 2.0)
+    keep = rng.uniform(*cfg.wall_fade)
+    blood = float(np.median(image[labels == LV])) if (labels == LV).any() else 10.0
+    grain = 1.0 + rng.uniform(0.2, 0.6) * (speckle(image.shape, rng) - 1.0)
+    floor = blood * rng.uniform(0.6, 1.3) * grain   # the noise floor, near the blood level, as grainy as blood
+    faded = np.maximum(image * keep, floor)
+    return image * (1.0 - weight) + faded * weight
+
+
+def speckle(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """Speckle-like texture with mean 1: the envelope of laterally elongated complex noise."""
+    z = [cv2.GaussianBlur(rng.standard_normal(shape).astype(np.float32), (0, 0), 2.0, sigmaY=0.7) for _ in range(2)]
+    env = np.hypot(z[0], z[1])
+    return env / max(float(env.mean()), 1e-6)
+
+
+def apex_haze(image: np.ndarray, sector: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Near-field clutter: speckle-textured haze strongest at the transducer, fading within 15–40 % of the view."""
+    ay, ax = _apex_of(sector)
+    h, w = image.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    reach = h * rng.uniform(0.15, 0.4)
+    weight = np.clip(1.0 - np.hypot(xx - ax, yy - ay) / reach, 0.0, 1.0) ** rng.uniform(0.5, 1.5)
+    haze = rng.uniform(30, 120) * speckle((h, w), rng)
+    return np.minimum(image + weight * haze, 255.0) * sector
+
+
 def augment(src: Source, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig(),
             size: int = NETWORK_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """A training pair as the network sees it: (float32 0–255 (size, size), uint8 labels (size, size))."""
     screen, lab = reimage(src, rng, cfg)
     view = network_view(screen, None, size)
     labels = view.framing.to_network(lab, nearest=True) * view.sector
-    return grey_levels(view.image, view.sector, rng, cfg).astype(np.float32), labels.astype(np.uint8)
+    image = view.image.astype(np.float32)
+    if rng.random() < cfg.p_wall_fade:
+        image = fade_wall(image, labels, view.sector, rng, cfg)
+    if rng.random() < cfg.p_apex_haze:
+        image = apex_haze(image, view.sector, rng)
+    return grey_levels(image, view.sector, rng, cfg).astype(np.float32), labels.astype(np.uint8)
