@@ -11,6 +11,14 @@ from pathlib import Path
 EXPLORATION_FILE = Path(__file__).with_name("exploration.md")
 
 
+def _single_pass_text(single: dict | None) -> str:
+    """One line: Dice of one pass without mirror averaging (the live chain's setting)."""
+    if not single:
+        return ""
+    means = ", ".join(f"{k} {v['mean']:.3f}" for k, v in single["as_is"].items())
+    return f"\n\nOne pass without mirror averaging (what the live chain runs): {means}."
+
+
 def _dice_rows(validation: dict) -> str:
     rows = ["| structure | mean Dice | SD | worst frame | mean Dice, mirrored frames |", "|---|---|---|---|---|"]
     for name, v in validation["as_is"].items():
@@ -62,7 +70,7 @@ def render(folder: Path) -> str:
                 f"trained, {run.get('stop_after', run['epochs'])} of the {run['epochs']}-epoch schedule). "
                 f"Dice in the app's canonical framing (256x256) after the app's clean-up, against the reference labels "
                 f"taken through the same framing with nearest neighbour; mean over frames. The mirrored column runs the same frames flipped left-right (the other display convention).\n\n"
-                + _dice_rows(validation) + "\n\nThe goal, the level of nnU-Net trained on the full CAMUS set "
+                + _dice_rows(validation) + _single_pass_text(run.get("validation_single_pass")) + "\n\nThe goal, the level of nnU-Net trained on the full CAMUS set "
                 "(about 12x more data), is LV 0.93, MYO 0.87, LA 0.90: " + _goal_text(validation["as_is"])) \
         if validation else "No validation split (trained on every patient)."
     speed_text = (_speed_rows(speed) + f"\n\n{speed.get('machine', '')}") if speed else \
@@ -93,6 +101,9 @@ two- or four-chamber B-mode frame as background, left-ventricular cavity (LV), m
 - Output: (N, 4, 256, 256) class scores (logits); `argmax` over axis 1 gives 0 background, 1 LV, 2 MYO, 3 LA.
   The app then keeps one plausible component per structure inside the fan (`echoquality.core.cleanup`) and maps
   labels back to the frame through the same box (`Framing.to_frame`, nearest neighbour).
+- ONNX metadata `mirror_average=1`: the app averages the scores of the frame and of its left-right mirror image
+  (two passes, `SegmentationModel.scores`) when analysing recordings; live chains run one pass (half the time; the
+  Dice it costs is under Validation).
 - Either display convention works (LV on the left or right of the screen): training mirrors frames.
 
 ## Training data and license

@@ -48,7 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--depths", type=int, nargs="+", default=[1, 2, 3, 3])
     p.add_argument("--full-res", type=int, default=8, help="channels of the full-resolution refinement (0: none)")
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=True,
-                   help="export scores averaged with the mirrored frame's (inside the ONNX graph)")
+                   help="mark the model for mirror averaging (metadata mirror_average=1: the app averages the scores of "
+                        "the frame and its mirror image, except where it needs speed, e.g. live)")
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=30)
@@ -206,9 +207,10 @@ def train(args: argparse.Namespace) -> dict:
         train_minutes = (time.time() - started) / 60
         command = "python -m training.segmentation.train " + " ".join(sys.argv[1:])
     save_checkpoint(ema, args, checkpoint)
+    # One pass in the graph; the app does the mirror averaging when the metadata asks for it (and may skip it).
+    export_onnx(ema, out / "model.onnx", torch.rand(2, 1, 256, 256) * 255.0, output_name="scores",
+                metadata={"framing": "fan", "mirror_average": "1" if args.tta else "0"})
     exported = MirrorAveraged(ema) if args.tta else ema
-    export_onnx(exported, out / "model.onnx", torch.rand(2, 1, 256, 256) * 255.0, output_name="scores",
-                metadata={"framing": "fan"})
     run = {
         "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs,
         "stop_after": args.stop_after or args.epochs, "batch": args.batch,
@@ -219,6 +221,7 @@ def train(args: argparse.Namespace) -> dict:
         "val_frames": len(val_set), "val_patients": sorted({s.patient for s in val_set}),
         "train_minutes": train_minutes,
         "validation": evaluate(exported, val_set) if val_set else None,
+        "validation_single_pass": evaluate(ema, val_set) if val_set and args.tta else None,
         "history": history,
     }
     (out / "training.json").write_text(json.dumps(run, indent=1))
