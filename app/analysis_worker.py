@@ -22,9 +22,11 @@ from echoquality.sources.playback import FrameGate
 
 log = logging.getLogger(__name__)
 
-# Frames in the chain at once. Live: one, so the scanner's newest frame waits at the source (lowest
-# latency). Replay: two, so reading the next frame overlaps the analysis (about 1.7x the frame rate
-# on 2 cores, at one more frame of latency).
+# Frames in the chain at once. Live: one per half of the chain (the chain runs as two halves on two
+# threads: `echoquality.streaming.graph`), so the scanner's newest frame waits at the source (lowest
+# latency). Replay: two as well, so reading the next frame overlaps the analysis.
+# The window is a real-time display: one segmentation pass per frame (no mirror averaging, which
+# doubles its cost; the scores are smoothed over time anyway). `analyze` keeps it for recordings.
 SCORE_SMOOTHING_S = 0.25  # time constant of the displayed scores (steadier colours while scanning)
 LIVE_IN_FLIGHT = 1
 FILE_IN_FLIGHT = 2
@@ -233,7 +235,7 @@ class AnalysisWorker(QThread):
         in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
         pipeline = build(gate, segmentation, method, method_name, self._on_result, request.view,
                          max_in_flight=in_flight, split_screen=False, smoothing_s=SCORE_SMOOTHING_S,
-                         view_model=view_model)
+                         view_model=view_model, mirror=False)
         pipeline.run()
         if pipeline.frames.error and not self._stop.is_set():
             self._fail(f"{request.source}: {pipeline.frames.error}")

@@ -85,7 +85,8 @@ def run_analyze(src, seconds: float, args) -> int:
             src.counters.record_latency(time.time() - result.frame.timestamp)
         done[0] += 1
 
-    pipeline = build(frames(), segmentation, method, method_name, on_result, args.view, max_in_flight=1)   # as analyze
+    pipeline = build(frames(), segmentation, method, method_name, on_result, args.view, max_in_flight=1,
+                     parallel=not args.sequential, mirror=False)   # as analyze does for live sources
     pipeline.run()
     return done[0]
 
@@ -100,6 +101,7 @@ def main() -> int:
     parser.add_argument("--method", default="")
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--view", default="a4c")
+    parser.add_argument("--sequential", action="store_true", help="the whole chain on one thread (for comparison)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -120,6 +122,8 @@ def main() -> int:
     print(f"chain: {args.chain}, input {args.fps:g} frames/s for {elapsed:.1f} s, {os.cpu_count()} CPUs")
     print(f"frames: received {c.received}, analysed {n} ({n / elapsed:.1f}/s), "
           f"dropped {c.received - n} ({c.dropped} by the receiver's newest-frame slot), corrupt {c.corrupt}")
+    print(f"analysed live: {100 * n / max(c.received, 1):.1f} % of the frames received "
+          f"({100 * (c.received - n) / max(c.received, 1):.1f} % dropped)")
     print(f"glass-to-result latency: median {c.latency_median_s * 1e3:.1f} ms, p95 {c.latency_p95_s * 1e3:.1f} ms")
     print(f"this process used {100 * cpu / elapsed:.0f}% of one CPU")
     print(f"sender-to-decoded latency: median {c.arrival_median_s * 1e3:.1f} ms, p95 {c.arrival_p95_s * 1e3:.1f} ms")

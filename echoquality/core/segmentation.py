@@ -13,7 +13,7 @@ import numpy as np
 class SegmentationModel(Protocol):
     name: str
 
-    def predict(self, batch: np.ndarray) -> np.ndarray: ...
+    def predict(self, batch: np.ndarray, mirror: bool | None = None) -> np.ndarray: ...
 
 
 def labels_from_scores(scores: np.ndarray) -> np.ndarray:
@@ -21,6 +21,9 @@ def labels_from_scores(scores: np.ndarray) -> np.ndarray:
     return np.argmax(scores, axis=1).astype(np.uint8)
 
 
-def segment(model: SegmentationModel, image: np.ndarray) -> np.ndarray:
-    """(H, W) label map of one network-size image."""
-    return model.predict(image[None, None].astype(np.float32))[0]
+def segment(model: SegmentationModel, image: np.ndarray, mirror: bool | None = None) -> np.ndarray:
+    """(H, W) label map of one network-size image (`mirror`: averaged with the mirrored image's;
+    None: the model's default)."""
+    if mirror is None:
+        return model.predict(image[None, None].astype(np.float32))[0]
+    return model.predict(image[None, None].astype(np.float32), mirror)[0]

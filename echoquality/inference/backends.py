@@ -7,6 +7,7 @@ CUDA when a GPU is present, else the CPU engine measured fastest for our models 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,13 @@ def check_opset(model_path: str | Path) -> None:
                              f"runs opsets up to {newest} (export the model with an older opset)")
 
 
+def cpu_threads() -> int:
+    """Threads per onnxruntime CPU session: $ECHOQUALITY_ONNX_THREADS, else 0 (onnxruntime's default: one
+    per core)."""
+    value = os.environ.get("ECHOQUALITY_ONNX_THREADS", "")
+    return int(value) if value.isdigit() else 0
+
+
 class OnnxSession:
     """An onnxruntime session with a single input; `run` returns every output."""
 
@@ -115,6 +123,7 @@ class OnnxSession:
         # cores the next session needs (measured: segmentation 8 → 14 ms with the quality model).
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
+        threads = threads or cpu_threads()
         if threads:
             options.intra_op_num_threads = threads
         try:

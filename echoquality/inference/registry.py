@@ -34,16 +34,27 @@ SEGMENTATION_CLASSES = (4, 5)          # bg, LV, MYO, LA (+ AO in long-axis view
 BIAS_CORRECTION_FILE = "slope_intercept_bias_correction.npy"
 
 
+def model_metadata(onnx_path: Path) -> dict[str, str]:
+    """The ONNX file's metadata entries ({} when it has none or cannot be read)."""
+    try:
+        import onnx
+        return {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    except Exception:
+        return {}
+
+
 def model_framing(onnx_path: Path) -> str:
     """How the model wants its frames: the ONNX metadata entry `framing` ("fan": the canonical
     framing of the detected fan, this project's models), else "frame" (the whole frame resized to
     256x256, aspect not kept: the paper's published models)."""
-    try:
-        import onnx
-        meta = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
-    except Exception:
-        return "frame"
-    return meta.get("framing", "frame") if meta.get("framing") in ("fan", "frame") else "frame"
+    framing = model_metadata(onnx_path).get("framing")
+    return framing if framing in ("fan", "frame") else "frame"
+
+
+def model_mirror_averaging(onnx_path: Path) -> bool:
+    """Whether the app averages the model's scores with the mirrored frame's by default (metadata
+    `mirror_average` = "1": trained to be used so; models without it are run as they are)."""
+    return model_metadata(onnx_path).get("mirror_average") == "1"
 
 
 def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
@@ -142,14 +153,21 @@ class SegmentationModel:
                              "2 MYO, 3 LA (4 AO)")
         self.n_classes = int(n_classes)
         self.framing = model_framing(Path(session.path))
+        self.mirror = model_mirror_averaging(Path(session.path))
 
-    def scores(self, batch: np.ndarray) -> np.ndarray:
-        """Raw class scores (N, C, 256, 256) of a batch of frames."""
-        return _run(self.session, check_batch(batch, self.name))
+    def scores(self, batch: np.ndarray, mirror: bool | None = None) -> np.ndarray:
+        """Raw class scores (N, C, 256, 256) of a batch of frames; with `mirror` (None: the model's
+        default) the mean of the frame's and its left-right mirror's (two passes: twice the time)."""
+        batch = check_batch(batch, self.name)
+        scores = _run(self.session, batch)
+        if self.mirror if mirror is None else mirror:
+            mirrored = _run(self.session, np.ascontiguousarray(batch[..., ::-1]))
+            scores = 0.5 * (scores + mirrored[..., ::-1])
+        return scores
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
+    def predict(self, batch: np.ndarray, mirror: bool | None = None) -> np.ndarray:
         """Label maps (N, 256, 256) uint8: 0 background, 1 LV, 2 MYO, 3 LA (4 AO)."""
-        return self.scores(batch).argmax(axis=1).astype(np.uint8)
+        return self.scores(batch, mirror).argmax(axis=1).astype(np.uint8)
 
 
 def read_bias_correction(path: Path) -> np.ndarray:

@@ -7,6 +7,7 @@ scanners) end cleanly; a stage that fails on a frame sends an error marker for i
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from typing import Callable, Iterable, Sequence
@@ -158,5 +159,75 @@ def flow(upstream: fast.ProcessObject, downstream: Stage, *ports: tuple[str, str
     A FAST object without named ports (the streamer) has one output, called "frame".
     """
     for out_name, in_name in ports:
-        out = upstream.output_port(out_name) if isinstance(upstream, Stage) else ("frame",).index(out_name)
+        named = isinstance(upstream, (Stage, HandoffStreamer))
+        out = upstream.output_port(out_name) if named else ("frame",).index(out_name)
         downstream.connect(downstream.input_port(in_name), upstream, out)
+
+
+class Handoff:
+    """Two halves of a chain on two threads: the front's last stage puts each frame's images here,
+    the back's streamer takes them in order (at most `depth` waiting), so that both cores work on
+    consecutive frames at once. `close` ends both sides (a stopped or failed chain never hangs)."""
+
+    def __init__(self, ports: Sequence[str], depth: int = 1):
+        self.ports = tuple(ports)
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self.closed = threading.Event()
+
+    def put(self, images: tuple) -> None:
+        while not self.closed.is_set():
+            try:
+                self._queue.put(images, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def get(self) -> tuple | None:
+        """The next frame's images, or None once closed."""
+        while not self.closed.is_set():
+            try:
+                return self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+        return None
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+class HandoffSink(Stage):
+    """The front half's end: hands every frame's images (and the markers) to the back half."""
+
+    def __init__(self, handoff: Handoff):
+        self.inputs = handoff.ports
+        super().__init__()
+        self.handoff = handoff
+
+    def execute(self) -> None:
+        images = tuple(self.getInputData(i) for i in range(self.n_inputs))
+        self.handoff.put(images)
+        self.addOutputData(0, images[0])
+
+
+class HandoffStreamer(fast.PythonStreamer):
+    """The back half's source: one output port per handed-off image, frames in the order they came."""
+
+    def __init__(self, handoff: Handoff | None = None):
+        super().__init__()
+        self.handoff = handoff
+        for i in range(len(handoff.ports) if handoff else 0):
+            self.createOutputPort(i)
+
+    def output_port(self, name: str) -> int:
+        return self.handoff.ports.index(name)
+
+    def generateStream(self) -> None:
+        while not self.isStopped():
+            images = self.handoff.get()
+            if images is None:   # closed before the end marker: end the back half too
+                images = (end_marker(),) * len(self.handoff.ports)
+            for i, image in enumerate(images):
+                self.addOutputData(i, image)
+            self.frameAdded()
+            if is_end_marker(images[0]):
+                return

@@ -95,20 +95,20 @@ class Gate(Stage):
 
 class Segment(Stage):
     """image, sector, gate → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO), one plausible component each,
-    inside the fan; none for a frame the gate stopped."""
+    inside the fan; none for a frame the gate stopped. `mirror`: see `SegmentationModel.scores`."""
 
     inputs = ("image", "sector", "gate")
     outputs = ("labels",)
 
-    def __init__(self, model: SegmentationModel):
+    def __init__(self, model: SegmentationModel, mirror: bool | None = None):
         super().__init__()
-        self.model = model
+        self.model, self.mirror = model, mirror
 
     def process(self, image, sector, verdict):
         pixels = to_numpy(image)
         if codec.gate_tag(verdict).status != gate.OK:
             return (to_fast(np.zeros(pixels.shape[:2], np.uint8), image),)
-        labels = clean_labels(segment(self.model, pixels), to_numpy(sector) > 0)
+        labels = clean_labels(segment(self.model, pixels, self.mirror), to_numpy(sector) > 0)
         return (to_fast(labels, image),)
 
 

@@ -136,3 +136,35 @@ def test_every_available_backend_gives_the_same_labels(tmp_path, backend):
     model = load_segmentation_model(tmp_path / "seg", backend=backend)
     assert model.backend == backend
     assert list(model.predict(frames_with_bands())[0, ::64, 0]) == [0, 1, 2, 3]
+
+
+def shifted_segmentation(path: Path) -> Path:
+    """(N,1,256,256) -> (N,4,256,256): each class score is the pixel to the right (not mirror-symmetric)."""
+    w = numpy_helper.from_array(np.tile(np.array([0, 0, 1], np.float32).reshape(1, 1, 1, 3), (4, 1, 1, 1)), "w")
+    node = helper.make_node("Conv", ["input", "w"], ["scores"], pads=[0, 1, 0, 1])
+    graph = helper.make_graph([node], "shift", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 1, 256, 256])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 4, 256, 256])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_mirror_averaging_follows_the_model_metadata_and_can_be_switched(tmp_path):
+    path = shifted_segmentation(tmp_path / "ours" / "model.onnx")
+    ramp = np.repeat(np.arange(256, dtype=np.float32)[None, :], 256, axis=0)[None, None]   # grey = column
+    plain = load_segmentation_model(tmp_path / "ours", backend="onnxruntime-cpu")
+    assert not plain.mirror                                   # no metadata: run as it is (the paper's contract)
+    single = plain.scores(ramp)
+    averaged = plain.scores(ramp, mirror=True)
+    assert np.allclose(single[0, 0, :, 1:-1], ramp[0, 0, :, 2:])            # the right neighbour
+    assert np.allclose(averaged[0, 0, :, 1:-1], ramp[0, 0, :, 1:-1])        # mean of both neighbours: the pixel
+    model = onnx.load(str(path))
+    helper.set_model_props(model, {"framing": "fan", "mirror_average": "1"})
+    onnx.save(model, str(path))
+    ours = load_segmentation_model(tmp_path / "ours", backend="onnxruntime-cpu")
+    assert ours.mirror and ours.framing == "fan"
+    assert np.allclose(ours.scores(ramp), averaged)           # averaged by default
+    assert np.allclose(ours.scores(ramp, mirror=False), single)
+    assert np.array_equal(ours.predict(ramp, mirror=False), single.argmax(1))

@@ -56,3 +56,23 @@ def test_source_error_mid_stream_keeps_earlier_frames():
     assert streamer.error == "loop.mp4: frame 3 is corrupt"
     assert [frame_tag(img).index for img, _ in received if not is_end_marker(img)] == [0, 1, 2]
     assert is_end_marker(received[-1][0])
+
+
+def test_a_closed_handoff_releases_both_sides():
+    import threading
+
+    from echoquality.streaming.bridge import Handoff
+
+    handoff = Handoff(("frame",), depth=1)
+    handoff.put(("first",))
+    blocked_put = threading.Thread(target=handoff.put, args=(("second",),))
+    blocked_put.start()                         # the handoff is full: this put waits
+    assert handoff.get() == ("first",)
+    blocked_put.join(timeout=5)
+    assert handoff.get() == ("second",)
+    waiting: list = []
+    getter = threading.Thread(target=lambda: waiting.append(handoff.get()))
+    getter.start()                              # nothing to take: this get waits until closed
+    handoff.close()
+    getter.join(timeout=5)
+    assert not getter.is_alive() and waiting == [None]
