@@ -99,8 +99,9 @@ def main() -> int:
         window.images_area.grab()
         render.append((time.perf_counter() - t) * 1e3)
     print(f"source {args.source}, segmentation {args.segmentation or 'default'}, method {window.method}")
+    total = window.stats.dropped + window.stats.shown
     print(f"frames shown          {len(times) / args.seconds:7.1f} frames/s over {args.seconds:.0f} s "
-          f"(dropped {window.stats.dropped} of {window.stats.dropped + window.stats.shown} so far)")
+          f"(dropped {window.stats.dropped} of {total} so far: {100 * window.stats.dropped / max(total, 1):.1f} %)")
     stats("frame interval", np.diff(times) * 1e3, "ms")
     stats("latency", [latencies[i] for i in keep], "ms")
     stats("UI handler", [handler_ms[i] for i in keep], "ms")
