@@ -3,8 +3,9 @@
 A scanner simulator in a child process streams a loop at --fps (60 by default) over
 loopback; this process receives it with IGTLSource and either
   --chain receive : only receives and decodes (transport latency), or
-  --chain analyze : runs the whole analysis chain as `analyze` does (echoquality.streaming.graph, one frame
-                    in flight, so the source keeps only the newest frame while the chain is busy).
+  --chain analyze : runs the whole analysis chain as `analyze` does with a live source (echoquality.streaming.graph:
+                    two halves on two threads, one frame in each, so the source keeps only the newest frame while
+                    the chain is busy; one segmentation pass; no split screen unless --save-video).
 Latency = wall clock when the result is ready minus the sender's header timestamp
 (same machine, same clock). Prints median and p95, frames received, dropped and analysed.
 
@@ -23,6 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+STAGE_MS: dict[str, list[float]] = {}   # time per frame in each stage of the chain (analyze)
 
 SENDER = """
 import logging, sys
@@ -84,9 +86,12 @@ def run_analyze(src, seconds: float, args) -> int:
         if result.frame.timestamp is not None:
             src.counters.record_latency(time.time() - result.frame.timestamp)
         done[0] += 1
+        for stage, ms in result.timings_ms.items():
+            STAGE_MS.setdefault(stage, []).append(ms)
 
     pipeline = build(frames(), segmentation, method, method_name, on_result, args.view, max_in_flight=1,
-                     parallel=not args.sequential, mirror=False)   # as analyze does for live sources
+                     parallel=not args.sequential, mirror=False,   # as analyze does for live sources
+                     split_screen=args.save_video)
     pipeline.run()
     return done[0]
 
@@ -102,6 +107,8 @@ def main() -> int:
     parser.add_argument("--backend", default="auto")
     parser.add_argument("--view", default="a4c")
     parser.add_argument("--sequential", action="store_true", help="the whole chain on one thread (for comparison)")
+    parser.add_argument("--save-video", action="store_true",
+                        help="compose the split screen of every frame, as analyze --save-video does (default: as analyze)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -126,6 +133,8 @@ def main() -> int:
           f"({100 * (c.received - n) / max(c.received, 1):.1f} % dropped)")
     print(f"glass-to-result latency: median {c.latency_median_s * 1e3:.1f} ms, p95 {c.latency_p95_s * 1e3:.1f} ms")
     print(f"this process used {100 * cpu / elapsed:.0f}% of one CPU")
+    if STAGE_MS:
+        print("stages, median ms: " + ", ".join(f"{k} {sorted(v)[len(v) // 2]:.1f}" for k, v in STAGE_MS.items()))
     print(f"sender-to-decoded latency: median {c.arrival_median_s * 1e3:.1f} ms, p95 {c.arrival_p95_s * 1e3:.1f} ms")
     return 0
 

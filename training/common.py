@@ -13,11 +13,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from echoquality.core.vocabulary import MIRRORED_REGIONS  # noqa: F401  (re-exported for the training code)
+
 log = logging.getLogger(__name__)
 
-# Region order of a left-right mirrored frame (canonical order: basal, mid, apical left; apical, mid,
-# basal right; annulus left, right): left and right swap.
-MIRRORED_REGIONS = (5, 4, 3, 2, 1, 0, 7, 6)
 
 
 def patient_of(name: str) -> str:

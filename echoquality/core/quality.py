@@ -18,7 +18,8 @@ PIXEL_METRIC_METHODS = ("gcnr", "cnr", "cr", "intensity", "pmax")
 class QualityModel(Protocol):
     name: str
 
-    def predict(self, batch: np.ndarray, region_maps: np.ndarray | None = None) -> np.ndarray: ...
+    def predict(self, batch: np.ndarray, region_maps: np.ndarray | None = None,
+                mirror: bool | None = None) -> np.ndarray: ...
 
 
 QualityMethod = Callable[[np.ndarray, "Regions"], np.ndarray]  # (image256, regions) -> (8,) scores
@@ -39,37 +40,45 @@ def _checked_scores(model: QualityModel, scores: np.ndarray, valid: np.ndarray) 
     return np.where(valid, np.clip(scores, 1.0, 5.0), np.nan)
 
 
-def model_method(model: QualityModel) -> QualityMethod:
+def model_method(model: QualityModel, mirror: bool | None = None) -> QualityMethod:
     """A method scoring with an end-to-end quality model (input: the network-size image, and the region map
-    for a model that scores each region where it lies: `uses_regions`).
+    for a model that scores each region where it lies: `uses_regions`). `mirror`: average with the mirror
+    image's scores (None: as the model's metadata asks).
 
     The method also has a batched form (`batched_form`): one model call for N frames, each frame's
-    scores as the method gives them."""
+    scores as the method gives them; and a one-pass form (`one_pass_form`) without mirror averaging."""
     uses_regions = bool(getattr(model, "uses_regions", False))
+    options = {} if mirror is None else {"mirror": mirror}
+
+    def predict(batch: np.ndarray, maps: np.ndarray | None) -> np.ndarray:
+        if mirror is not None:
+            return np.asarray(model.predict(batch, maps, mirror=mirror), np.float64)
+        return np.asarray(model.predict(batch, maps) if uses_regions else model.predict(batch), np.float64)
 
     def score(image: np.ndarray, regions) -> np.ndarray:
         batch = image[None, None].astype(np.float32)
-        if uses_regions:
-            maps = regions.region_map[None, None].astype(np.float32)
-            scores = np.asarray(model.predict(batch, maps)[0], np.float64)
-        else:
-            scores = np.asarray(model.predict(batch)[0], np.float64)
-        return _checked_scores(model, scores, regions.valid)
+        maps = regions.region_map[None, None].astype(np.float32) if uses_regions else None
+        return _checked_scores(model, predict(batch, maps)[0], regions.valid)
 
     def batched(images: np.ndarray, regions_list: Sequence) -> np.ndarray:
         batch = np.asarray(images)[:, None].astype(np.float32)
-        if uses_regions:
-            maps = np.stack([r.region_map for r in regions_list])[:, None].astype(np.float32)
-            scores = np.asarray(model.predict(batch, maps), np.float64)
-        else:
-            scores = np.asarray(model.predict(batch), np.float64)
+        maps = np.stack([r.region_map for r in regions_list])[:, None].astype(np.float32) if uses_regions else None
+        scores = predict(batch, maps)
         if scores.shape != (len(batch), N_REGIONS):
             raise ValueError(f"quality model {model.name} returned shape {scores.shape} for {len(batch)} frames, "
                              f"expected ({len(batch)}, {N_REGIONS})")
         return np.stack([_checked_scores(model, s, r.valid) for s, r in zip(scores, regions_list)])
 
     score.batched = batched
+    if mirror is None:
+        score.one_pass = model_method(model, mirror=False)
     return score
+
+
+def one_pass_form(method: QualityMethod) -> QualityMethod:
+    """The method without mirror averaging (half the time of a mirror-averaged model; live chains use it);
+    the method itself when it has no such form (the pixel metrics)."""
+    return getattr(method, "one_pass", method)
 
 
 def batched_form(method: QualityMethod) -> BatchQualityMethod | None:

@@ -14,6 +14,9 @@ REGION_NAMES = (
     "annulus_left", "annulus_right",
 )
 N_REGIONS = len(REGION_NAMES)
+# Region order of a left-right mirrored frame (canonical order: basal, mid, apical left; apical, mid,
+# basal right; annulus left, right): left and right swap.
+MIRRORED_REGIONS = (5, 4, 3, 2, 1, 0, 7, 6)
 
 QUALITY_CATEGORIES = ("not visible", "poor", "ok", "good", "excellent")  # scores 1..5
 

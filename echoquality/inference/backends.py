@@ -97,11 +97,18 @@ def check_opset(model_path: str | Path) -> None:
                              f"runs opsets up to {newest} (export the model with an older opset)")
 
 
+# Threads per onnxruntime CPU session. The chain runs as two halves on two threads, each running its
+# networks: one thread per session lets them run side by side. Measured on the 2-core machine (bundled
+# loop, one pass, no split screen): two halves 88 frames/s with 1 thread per session vs 76 with
+# onnxruntime's default (one per core); one thread for the whole chain: 60 vs 66 (benchmarks/bench_pipeline).
+DEFAULT_CPU_THREADS = 1
+
+
 def cpu_threads() -> int:
-    """Threads per onnxruntime CPU session: $ECHOQUALITY_ONNX_THREADS, else 0 (onnxruntime's default: one
-    per core)."""
+    """Threads per onnxruntime CPU session: $ECHOQUALITY_ONNX_THREADS (0: onnxruntime's default, one per
+    core), else DEFAULT_CPU_THREADS."""
     value = os.environ.get("ECHOQUALITY_ONNX_THREADS", "")
-    return int(value) if value.isdigit() else 0
+    return int(value) if value.isdigit() else DEFAULT_CPU_THREADS
 
 
 class OnnxSession:
@@ -124,7 +131,7 @@ class OnnxSession:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3
         threads = threads or cpu_threads()
-        if threads:
+        if threads and not use_cuda:
             options.intra_op_num_threads = threads
         try:
             self._session = ort.InferenceSession(str(model_path), options, providers=providers)

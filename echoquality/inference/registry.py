@@ -21,7 +21,7 @@ import numpy as np
 
 from echoquality.core.quality import (DEFAULT_METHOD, DEFAULT_QUALITY_MODEL, PIXEL_METRIC_METHODS, QualityMethod,
                                       model_method, pixel_metric_method)
-from echoquality.core.vocabulary import N_REGIONS
+from echoquality.core.vocabulary import MIRRORED_REGIONS, N_REGIONS
 from echoquality.inference.backends import ModelError, Session, open_session
 from echoquality.paths import MODELS_DIR
 
@@ -196,15 +196,29 @@ class QualityModel:
         self.channels = check_input(session, "quality model", (1, 2))
         self.uses_regions = self.channels == 2
         self.framing = model_framing(Path(session.path))
+        self.mirror = model_mirror_averaging(Path(session.path))
         found = tuple(_run(session, np.zeros((1, self.channels, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
         declared = tuple(session.output_shapes[0]) if session.output_shapes else ()
         if not (_fits(declared, (None, N_REGIONS)) and found == (1, N_REGIONS)):
             raise ModelError(f"{session.path}: quality output has shape {found} (declared {declared}), expected "
                              f"(N, {N_REGIONS}) scores on the 1-5 scale, one per region")
 
-    def raw_scores(self, batch: np.ndarray, region_maps: np.ndarray | None = None) -> np.ndarray:
+    def raw_scores(self, batch: np.ndarray, region_maps: np.ndarray | None = None,
+                   mirror: bool | None = None) -> np.ndarray:
         """The network's own (N, 8) output, before bias correction. region_maps (N, 1, 256, 256) or (N, 256,
-        256), 0 none and 1..8: required by a model that uses regions, ignored by one that does not."""
+        256), 0 none and 1..8: required by a model that uses regions, ignored by one that does not.
+        With `mirror` (None: the model's default) the mean of the frame's and its left-right mirror's scores
+        (the region map mirrored with it; a model without the map gets its left and right regions swapped back)."""
+        scores = self._one_pass(batch, region_maps)
+        if self.mirror if mirror is None else mirror:
+            flipped_maps = None if region_maps is None else np.ascontiguousarray(np.asarray(region_maps)[..., ::-1])
+            mirrored = self._one_pass(np.ascontiguousarray(np.asarray(batch)[..., ::-1]), flipped_maps)
+            if not self.uses_regions:
+                mirrored = mirrored[:, list(MIRRORED_REGIONS)]
+            scores = (0.5 * (scores + mirrored)).astype(np.float32)
+        return scores
+
+    def _one_pass(self, batch: np.ndarray, region_maps: np.ndarray | None) -> np.ndarray:
         if self.uses_regions:
             if region_maps is None:
                 raise ModelError(f"{self.name}: this quality model scores each region where it lies and needs the "
@@ -214,9 +228,10 @@ class QualityModel:
             batch = np.concatenate([frames, maps], axis=1)
         return _run(self.session, check_batch(batch, self.name, self.channels)).astype(np.float32)
 
-    def predict(self, batch: np.ndarray, region_maps: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, batch: np.ndarray, region_maps: np.ndarray | None = None,
+                mirror: bool | None = None) -> np.ndarray:
         """(N, 8) regional scores, bias-corrected as (raw - intercept) / slope when the folder has a correction."""
-        raw = self.raw_scores(batch, region_maps)
+        raw = self.raw_scores(batch, region_maps, mirror)
         if self.bias_correction is None:
             return raw
         slope, intercept = self.bias_correction

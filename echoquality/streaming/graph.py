@@ -89,7 +89,8 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     `smoothing_s` smooths the scores over time (0: every frame on its own, as `analyze` reports them).
     `parallel`: two halves on two threads (see the module docstring); live sources then keep two frames
     in flight (one per half) instead of one. `mirror`: average the segmentation with the mirrored
-    frame's (None: the model's own default; live chains pass False to halve its cost).
+    frame's, and the quality model's likewise (None: each model's own default; live chains pass False
+    to halve their cost).
     """
     source = FrameStreamer.create(frames, newest_frame_only, max(max_in_flight, 2) if parallel else max_in_flight)
     if view == AUTO and view_model is None:
@@ -99,7 +100,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     check = Gate.create(view, view_model)
     segment = Segment.create(segmentation, mirror)
     divide = DivideMyocardium.create()
-    score = RegionalQuality.create(method, method_name, smoothing_s)
+    score = RegionalQuality.create(method, method_name, smoothing_s, mirror)
     render = SplitScreen.create(title) if split_screen else None
     results = Results.create(on_result, method_name, split_screen, source)
 

@@ -12,7 +12,7 @@ import numpy as np
 from echoquality.core import gate
 from echoquality.core.cleanup import clean_labels
 from echoquality.core.framing import NETWORK_SIZE, network_view
-from echoquality.core.quality import QualityMethod, smooth_scores
+from echoquality.core.quality import QualityMethod, one_pass_form, smooth_scores
 from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
 from echoquality.core.render import compose_split_screen
@@ -140,14 +140,15 @@ class RegionalQuality(Stage):
     """image, regions, lv_lumen, sector → scores (8, NaN where invalid) on the 1–5 scale.
 
     With `smoothing_s` > 0 the scores are smoothed over time with that time constant (live display).
+    `mirror` False: the method's one-pass form (no mirror averaging; live chains).
     """
 
     inputs = ("image", "regions", "lv_lumen", "sector", "gate")
     outputs = ("scores",)
 
-    def __init__(self, method: QualityMethod, method_name: str, smoothing_s: float = 0.0):
+    def __init__(self, method: QualityMethod, method_name: str, smoothing_s: float = 0.0, mirror: bool | None = None):
         super().__init__()
-        self.method = method
+        self.method = one_pass_form(method) if mirror is False else method
         self.method_name = method_name
         self.smoothing_s = smoothing_s
         self._previous: tuple[float, np.ndarray] | None = None  # (time_s, smoothed scores)

@@ -76,7 +76,7 @@ def test_erased_wall_scores_lower(model, frames, region):
         fall = intact[region] - after[region]
         others = np.delete(np.flatnonzero(g.valid), np.flatnonzero(np.flatnonzero(g.valid) == region))
         rest = float(np.mean(intact[others] - after[others]))
-        assert fall > 0.6, (g.name, intact[region], after[region])
+        assert fall > 0.5, (g.name, intact[region], after[region])
         assert fall > 2.5 * abs(rest), (g.name, fall, rest)
 
 
@@ -95,3 +95,22 @@ def test_gain_tgc_and_gamma_change_scores_little(model, frames):
         changed = [x * 0.8, np.clip(x * 1.2, 0, 255), 255 * (x / 255) ** 1.1, np.clip(x * depth_gain, 0, 255)]
         s = _scores(model, [x, *changed], g.region_map)
         assert np.abs(s[1:] - s[0])[:, g.valid].mean() < 0.3
+
+
+def test_the_app_averages_the_quality_model_with_the_mirror_image_unless_told_not_to():
+    from echoquality.core.quality import model_method, one_pass_form
+    from echoquality.inference.registry import DEFAULT_QUALITY_MODEL, load_quality_model
+
+    model = load_quality_model(DEFAULT_QUALITY_MODEL)
+    assert model.mirror and model.uses_regions            # the shipped model asks for it in its metadata
+    rng = np.random.default_rng(1)
+    frames = rng.uniform(0, 255, (2, 1, 256, 256)).astype(np.float32)
+    maps = np.zeros((2, 1, 256, 256), np.float32)
+    for k in range(8):
+        maps[:, :, 20 + 25 * k: 40 + 25 * k, 30 + 10 * k: 120 + 10 * k] = k + 1
+    one = model.predict(frames, maps, mirror=False)
+    flipped = model.predict(frames[..., ::-1], maps[..., ::-1], mirror=False)
+    assert np.allclose(model.predict(frames, maps), 0.5 * (one + flipped), atol=1e-5)
+    assert not np.allclose(one, flipped, atol=1e-3)        # the mirror image does score differently
+    method = model_method(model)
+    assert one_pass_form(method) is not method and one_pass_form(one_pass_form(method)) is one_pass_form(method)

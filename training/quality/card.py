@@ -70,7 +70,10 @@ score is the mean of the valid regional scores.
   calibrated on the experts' grades while the differences between regions stay in the categories the
   synthetic degradations taught. No `slope_intercept_bias_correction.npy`; the app clips to 1–5. In
   cross-validation each fold fits its own correction on its own training frames.
-- Mirror averaging inside the graph (frame and region map mirrored together; scores averaged).
+- Mirror averaging by the app (ONNX metadata `mirror_average=1`: frame and region map mirrored together, scores
+  averaged, `QualityModel.raw_scores`) when analysing recordings; live chains and the GUI run one pass (half the
+  time; on the E95 loop the one-pass scores differ by 0.13 per region on average). The graph of the shipped
+  weights was converted from in-graph averaging to one pass; the app's average equals the former output to 1e-6.
 
 ## Network, and why regions are pooled
 The first stages of MobileNetV2 (width 0.5, input area-averaged to 128×128, 157 k parameters) give a

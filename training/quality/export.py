@@ -47,10 +47,13 @@ class PackedInput(torch.nn.Module):
 def export_region_model(model: torch.nn.Module, path: str | Path, mirror: bool = True, size: int = 256,
                         correction: np.ndarray | None = None) -> Path:
     """Write a region-pooled quality network as ONNX with the packed input (N, 2, size, size) float32
-    (REGIONS_CHANNEL_DOC) and output (N, 8), framing=fan in its metadata; checked against PyTorch
-    (`training.common.export_onnx`)."""
-    packed = PackedInput(model.eval(), mirror, correction).eval()
+    (REGIONS_CHANNEL_DOC) and output (N, 8), framing=fan and mirror_average in its metadata; checked against
+    PyTorch (`training.common.export_onnx`)."""
+    # One pass in the graph; with `mirror` the metadata asks the app to average with the mirror image
+    # (`QualityModel.raw_scores`), which it skips where it needs speed (live chains).
+    packed = PackedInput(model.eval(), False, correction).eval()
     example = torch.cat([torch.rand(2, 1, size, size) * 255.0,
                          torch.randint(0, 9, (2, 1, size, size)).float()], dim=1)
     return export_onnx(packed, path, example, input_name=INPUT_NAME, output_name=OUTPUT_NAME,
-                       metadata={"framing": "fan", "input_channels": REGIONS_CHANNEL_DOC})
+                       metadata={"framing": "fan", "input_channels": REGIONS_CHANNEL_DOC,
+                                 "mirror_average": "1" if mirror else "0"})

@@ -14,6 +14,7 @@ import math
 import select
 import signal
 import socketserver
+import struct
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -23,13 +24,30 @@ import numpy as np
 import pyigtl
 from pyigtl.comm import OpenIGTLinkBase
 
-from echoquality.sources.igtl.protocol import DEFAULT_PORT
+from echoquality.sources.igtl.protocol import DEFAULT_PORT, encode_timestamp
 from echoquality.core.records import Frame
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FPS = 30.0
 SEND_QUEUE = 8           # frames waiting for the socket at most (bounds the lag a slow client sees)
+PACKED_CACHE_BYTES = 256 * 1024 * 1024   # loops up to this size are packed once and re-stamped per send
+_TIMESTAMP = slice(34, 42)               # the timestamp field in the 58-byte header (after version, type, device)
+
+
+class Restamped:
+    """A message pyigtl packed once, sent again with the send time in its header. The timestamp is
+    not covered by the CRC (only the body is), so the body and its CRC are reused as they are: a
+    real scanner does not spend a CPU core re-encoding a loop, and neither should its stand-in on
+    the machine that runs the analysis."""
+
+    def __init__(self, packed: bytes, timestamp: float):
+        self.packed, self.timestamp = packed, timestamp
+
+    def pack(self) -> bytes:
+        out = bytearray(self.packed)
+        out[_TIMESTAMP] = struct.pack(">Q", encode_timestamp(self.timestamp))
+        return bytes(out)
 
 
 class _ClientHandler(socketserver.BaseRequestHandler):
@@ -148,9 +166,9 @@ def loop_fps(frames: list[Frame]) -> float | None:
     return float(1.0 / np.median(steps)) if steps.size else None
 
 
-def _forever(frames: list[Frame]) -> Iterator[Frame]:
+def _forever(frames: list[Frame]) -> Iterator[tuple[int, Frame]]:
     while True:
-        yield from frames
+        yield from enumerate(frames)
 
 
 def simulate_scanner(frames: Iterable[Frame] | str | Path, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
@@ -239,6 +257,8 @@ def _stream(server: ScannerServer, loop: list[Frame], fps: float, device: str, n
     period = 1.0 / fps
     sent = 0
     frames = _forever(loop)
+    cache = sum(f.image.nbytes for f in loop) <= PACKED_CACHE_BYTES
+    packed: dict[int, bytes] = {}
     next_t = time.monotonic()
     while not stop.is_set() and (n_frames is None or sent < n_frames):
         if not server.wait_for_client(timeout=0.5):
@@ -248,8 +268,13 @@ def _stream(server: ScannerServer, loop: list[Frame], fps: float, device: str, n
         if delay > 0 and stop.wait(delay):
             break
         next_t = max(next_t + period, time.monotonic() - period)   # late: carry on, no burst
-        frame = next(frames)
-        server.push(image_message(frame, device, spacing or frame.spacing, time.time()))
+        position, frame = next(frames)
+        if not cache:
+            server.push(image_message(frame, device, spacing or frame.spacing, time.time()))
+        else:
+            if position not in packed:
+                packed[position] = image_message(frame, device, spacing or frame.spacing, 0.0).pack()
+            server.push(Restamped(packed[position], time.time()))
         sent += 1
         counter[0] = sent
     return sent
