@@ -235,7 +235,7 @@ class AnalysisWorker(QThread):
         in_flight = LIVE_IN_FLIGHT if self.live else FILE_IN_FLIGHT
         pipeline = build(gate, segmentation, method, method_name, self._on_result, request.view,
                          max_in_flight=in_flight, split_screen=False, smoothing_s=SCORE_SMOOTHING_S,
-                         view_model=view_model, mirror=False)
+                         view_model=view_model, mirror=False, reuse_fan=True)
         pipeline.run()
         if pipeline.frames.error and not self._stop.is_set():
             self._fail(f"{request.source}: {pipeline.frames.error}")

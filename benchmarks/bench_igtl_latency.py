@@ -20,6 +20,8 @@ import socket
 import subprocess
 import sys
 import threading
+
+import numpy as np
 import time
 from pathlib import Path
 
@@ -90,7 +92,7 @@ def run_analyze(src, seconds: float, args) -> int:
             STAGE_MS.setdefault(stage, []).append(ms)
 
     pipeline = build(frames(), segmentation, method, method_name, on_result, args.view, max_in_flight=1,
-                     parallel=not args.sequential, mirror=False,   # as analyze does for live sources
+                     parallel=not args.sequential, mirror=False, reuse_fan=True,   # as analyze does for live sources
                      split_screen=args.save_video)
     pipeline.run()
     return done[0]
@@ -134,7 +136,7 @@ def main() -> int:
     print(f"glass-to-result latency: median {c.latency_median_s * 1e3:.1f} ms, p95 {c.latency_p95_s * 1e3:.1f} ms")
     print(f"this process used {100 * cpu / elapsed:.0f}% of one CPU")
     if STAGE_MS:
-        print("stages, median ms: " + ", ".join(f"{k} {sorted(v)[len(v) // 2]:.1f}" for k, v in STAGE_MS.items()))
+        print("stages, median / p95 ms: " + ", ".join(f"{k} {np.median(v):.1f} / {np.percentile(v, 95):.1f}" for k, v in STAGE_MS.items()))
     print(f"sender-to-decoded latency: median {c.arrival_median_s * 1e3:.1f} ms, p95 {c.arrival_p95_s * 1e3:.1f} ms")
     return 0
 

@@ -277,7 +277,7 @@ def analyze_source(spec: str, settings: AnalysisSettings, segmentation, method, 
         else:
             pipeline = build(stream, segmentation, method, method_name, on_result, settings.view, title=outputs.stem,
                              max_in_flight=1 if live else 8, split_screen=settings.save_video, view_model=view_model,
-                             mirror=False if live else None)   # live: one segmentation pass keeps up with the scanner
+                             mirror=False if live else None, reuse_fan=live)   # live: cheaper, keeps up with the scanner
             pipeline.run()
             source_error = pipeline.frames.error
     finally:

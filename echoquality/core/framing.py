@@ -130,16 +130,18 @@ FRAMINGS = ("fan", "frame")
 
 
 def network_view(image: np.ndarray, spacing: tuple[float, float] | None = None, size: int = NETWORK_SIZE,
-                 previous_box: tuple[int, int, int, int] | None = None, framing: str = "fan") -> NetworkView:
+                 previous_box: tuple[int, int, int, int] | None = None, framing: str = "fan",
+                 fan: Fan | None = None) -> NetworkView:
     """The network view of a frame (see the module docstring).
 
     `spacing` (sy, sx) in mm per frame pixel; None means square pixels. Without a fan (a blank
     frame) the whole frame is framed. `previous_box` (the last frame's `framing.box`) keeps the
     framing steady over a loop. `framing="frame"` gives the whole frame stretched to the square
     with nothing blanked (for models trained that way, such as the paper's published ones).
+    `fan`: the frame's fan when already known (e.g. the previous frame's, checked with `fan_still_fits`).
     """
     gray = grayscale(image)
-    fan = find_fan(gray)
+    fan = find_fan(gray) if fan is None else fan
     shape = gray.shape
     spacing = spacing if spacing is not None else (1.0, 1.0)
     if framing == "frame":

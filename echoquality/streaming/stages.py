@@ -11,6 +11,7 @@ import numpy as np
 
 from echoquality.core import gate
 from echoquality.core.cleanup import clean_labels
+from echoquality.core.fan import Fan, fan_still_fits
 from echoquality.core.framing import NETWORK_SIZE, network_view
 from echoquality.core.quality import QualityMethod, one_pass_form, smooth_scores
 from echoquality.core.records import FrameResult
@@ -25,6 +26,8 @@ from echoquality.streaming.codec import to_fast, to_numpy
 
 log = logging.getLogger(__name__)
 
+FAN_SEARCH_EVERY = 15   # frames (a quarter of a second at 60 frames/s) a reused fan lives at most
+
 
 class Preprocess(Stage):
     """frame → image (the network view: canonical framing of the fan), sector (the fan at network size), frame.
@@ -33,19 +36,36 @@ class Preprocess(Stage):
     map back to the frame. Later stages take the frame from here rather than from the source, so
     that every stage sees the same frames even when the source drops frames (newest-frame-only).
     `framing` is the segmentation model's ("fan" for this project's models, "frame" for the paper's).
+    `reuse_fan` (live chains): the last frame's fan is kept while it still fits the new frame
+    (`core.fan.fan_still_fits`: a change of depth, width or zoom is noticed) and searched for again at
+    least every FAN_SEARCH_EVERY frames; saves the search (about 1.3 ms) on most frames.
     """
 
     inputs = ("frame",)
     outputs = ("image", "sector", "frame")
 
-    def __init__(self, framing: str = "fan", size: int = NETWORK_SIZE):
+    def __init__(self, framing: str = "fan", size: int = NETWORK_SIZE, reuse_fan: bool = False):
         super().__init__()
-        self.framing, self.size = framing, size
+        self.framing, self.size, self.reuse_fan = framing, size, reuse_fan
         self._box: tuple[int, int, int, int] | None = None   # the last frame's box: steady framing over a loop
+        self._fan: Fan | None = None                          # the last fan searched for (reuse_fan)
+        self._reused = 0
+
+    def _known_fan(self, pixels: np.ndarray) -> Fan | None:
+        """The last frame's fan while it still fits (at most FAN_SEARCH_EVERY frames); None: search again."""
+        if self.reuse_fan and self._fan is not None and self._reused < FAN_SEARCH_EVERY - 1 \
+                and fan_still_fits(self._fan, pixels):
+            self._reused += 1
+            return self._fan
+        self._reused = 0
+        return None
 
     def process(self, frame):
-        view = network_view(to_numpy(frame), codec.frame_tag(frame).spacing, self.size, self._box, self.framing)
+        pixels = to_numpy(frame)
+        known = self._known_fan(pixels)
+        view = network_view(pixels, codec.frame_tag(frame).spacing, self.size, self._box, self.framing, known)
         self._box = view.framing.box
+        self._fan = view.fan
         image = codec.set_fan(codec.set_framing(to_fast(view.image, frame), view.framing), view.fan, self.framing)
         sector = codec.set_framing(to_fast(view.sector.astype(np.uint8), frame), view.framing)
         return (image, sector, frame)
