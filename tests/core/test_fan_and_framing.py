@@ -90,3 +90,54 @@ def test_box_stays_steady_for_small_changes_only():
 def test_polygon_mask_fills_a_triangle():
     mask = polygon_mask(np.array([[50.0, 0.0], [0.0, 99.0], [99.0, 99.0]]), (100, 100))
     assert mask[90, 50] and not mask[5, 5] and 0.4 < mask.mean() < 0.6
+
+
+def _zoomed(image: np.ndarray, factor: float) -> np.ndarray:
+    """The frame as a deeper (factor < 1) or shallower setting would show it: scaled about the top centre."""
+    h, w = image.shape
+    return cv2.warpAffine(image, np.float32([[factor, 0, (1 - factor) / 2 * w], [0, factor, 0]]), (w, h))
+
+
+def test_a_loops_fan_still_fits_its_next_frames_but_not_a_new_depth_or_width(demo_loop):
+    import itertools
+
+    from echoquality.core.fan import fan_still_fits
+    from echoquality.sources import open_source
+
+    frames = [f.image if f.image.ndim == 2 else cv2.cvtColor(f.image, cv2.COLOR_RGB2GRAY)
+              for f in itertools.islice(open_source(str(demo_loop)), 0, 60, 6)]
+    fan = find_fan(frames[0])
+    assert all(fan_still_fits(fan, frame) for frame in frames)      # same settings: kept
+    assert not fan_still_fits(fan, _zoomed(frames[3], 0.9))          # deeper: the outline no longer fits
+    assert not fan_still_fits(fan, _zoomed(frames[3], 1.1))          # shallower (zoomed in): imaged outside it
+    narrow = frames[3].copy()
+    cut = (fan.box[3] - fan.box[1]) // 6
+    narrow[:, :fan.box[1] + cut] = 0
+    narrow[:, fan.box[3] - cut:] = 0
+    assert not fan_still_fits(fan, narrow)                            # a narrower sector
+    assert not fan_still_fits(fan, np.zeros_like(frames[3]))          # frozen to black
+    assert not fan_still_fits(fan, frames[3][:-4])                    # another frame size
+
+
+def test_a_live_chain_reuses_the_fan_only_while_it_fits(demo_loop):
+    import itertools
+
+    from echoquality.sources import open_source
+    from echoquality.streaming.codec import frame_to_fast, to_numpy
+    from echoquality.streaming.stages import FAN_SEARCH_EVERY, Preprocess
+
+    frames = list(itertools.islice(open_source(str(demo_loop)), 20))
+    live, every = Preprocess(reuse_fan=True), Preprocess(reuse_fan=False)
+    searched = []
+    for frame in frames:
+        live.process(frame_to_fast(frame))
+        searched.append(live._reused == 0)
+    assert searched[0] and sum(searched) == 2 and searched[FAN_SEARCH_EVERY]   # first frame and every 15th
+    for frame in frames[:3]:                                             # the network view hardly changes
+        a = to_numpy(live.process(frame_to_fast(frame))[0])
+        b = to_numpy(every.process(frame_to_fast(frame))[0])
+        assert np.mean(a != b) < 0.01
+    deeper = frames[5]
+    deeper.image = _zoomed(deeper.image if deeper.image.ndim == 2 else cv2.cvtColor(deeper.image, cv2.COLOR_RGB2GRAY), 0.85)
+    live.process(frame_to_fast(deeper))
+    assert live._reused == 0                                             # a new depth: searched again
