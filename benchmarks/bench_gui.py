@@ -86,8 +86,8 @@ def main() -> int:
     while time.perf_counter() < deadline and window.worker is not None and window.worker.state != "failed":
         app.processEvents()
         time.sleep(0.002)
-    if window._failure:
-        print(f"error: {window._failure}", file=sys.stderr)
+    if window.failure:
+        print(f"error: {window.failure}", file=sys.stderr)
         window.close()
         return 1
     start = deadline - args.seconds
