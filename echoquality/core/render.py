@@ -27,30 +27,43 @@ def region_colours(scores: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=8)
 def _hatch(shape: tuple[int, int]) -> np.ndarray:
-    """Diagonal stripes (bool, flattened) used to mark invalid regions."""
-    return (((np.arange(shape[0])[:, None] + np.arange(shape[1])[None, :]) // 4) % 2).astype(bool).ravel()
+    """Diagonal stripes (uint8 0/1, flattened) used to mark invalid regions."""
+    return (((np.arange(shape[0])[:, None] + np.arange(shape[1])[None, :]) // 4) % 2).astype(np.uint8).ravel()
 
 
 def colour_regions(image: np.ndarray, region_map: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB: the grayscale frame with each region filled in its quality colour.
 
-    Invalid regions are hatched grey so that they are seen as invalid, not hidden.
+    Invalid regions are hatched grey so that they are seen as invalid, not hidden. Only the box around
+    the regions is worked on (a live display colours every frame).
     """
-    rgb = np.repeat(image[..., None], 3, axis=2)
     if region_map.shape != image.shape:
         raise ValueError(f"region map {region_map.shape} must be at the frame's size {image.shape}")
-    flat_map = region_map.ravel()
-    pixels = np.flatnonzero((flat_map >= 1) & (flat_map <= N_REGIONS))
-    if pixels.size == 0:
+    rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB) if image.dtype == np.uint8 else np.repeat(image[..., None], 3, axis=2)
+    inside = ((region_map >= 1) & (region_map <= N_REGIONS)).view(np.uint8)
+    x, y, w, h = cv2.boundingRect(inside)
+    if w == 0 or h == 0:
         return rgb
-    region = flat_map[pixels].astype(np.intp) - 1
-    colour = region_colours(scores).astype(np.uint16)[region]
-    flat = rgb.reshape(-1, 3)
-    fill = ~(np.isnan(scores)[region] & _hatch(image.shape)[pixels])
+    y0, x0 = max(0, y - 1), max(0, x - 1)
+    y1, x1 = min(image.shape[0], y + h + 1), min(image.shape[1], x + w + 1)
+    crop_map = np.ascontiguousarray(region_map[y0:y1, x0:x1])
+    if crop_map.dtype != np.uint8:   # other codes only matter as "not a region" (and for the edges)
+        crop_map = np.where(inside[y0:y1, x0:x1] > 0, crop_map, np.where(crop_map == 0, 0, 255)).astype(np.uint8)
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    palette = np.zeros((256, 3), np.uint8)                             # region code -> its colour (others 0)
+    palette[1:N_REGIONS + 1] = region_colours(scores)
+    colour = cv2.LUT(cv2.merge([crop_map] * 3), palette.reshape(1, 256, 3))
+    invalid = np.zeros(256, np.uint8)
+    invalid[1:N_REGIONS + 1] = np.isnan(scores)
+    hatched = cv2.LUT(crop_map, invalid) & _hatch(image.shape).reshape(image.shape)[y0:y1, x0:x1]
+    region = inside[y0:y1, x0:x1]
+    fill = region & (hatched ^ 1)
     alpha = int(FILL_ALPHA * 256)
-    flat[pixels[fill]] = ((flat[pixels[fill]].astype(np.uint16) * (256 - alpha) + colour[fill] * alpha) >> 8)
-    edges = cv2.morphologyEx(region_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).ravel()[pixels] > 0
-    flat[pixels[edges]] = colour[edges]
+    blended = ((crop.astype(np.uint16) * (256 - alpha) + colour.astype(np.uint16) * alpha) >> 8).astype(np.uint8)
+    cv2.copyTo(blended, fill, crop)
+    edges = region & (cv2.morphologyEx(crop_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0).view(np.uint8)
+    cv2.copyTo(colour, edges, crop)
+    rgb[y0:y1, x0:x1] = crop
     return rgb
 
 

@@ -55,3 +55,41 @@ def test_region_centres_are_fractions_and_nan_when_absent():
     framing = framing_for((0, 100, 400, 200), (400, 200), (1.0, 1.0))
     centres = region_centres(net, framing)
     assert centres[0] == pytest.approx([(100 + 25) / 200, 50 / 400], abs=0.01)
+
+
+def _colour_regions_reference(image, region_map, scores):
+    """Straightforward full-frame colouring (what `colour_regions` does on the regions' box only)."""
+    import cv2
+
+    from echoquality.core.render import FILL_ALPHA, region_colours
+    rgb = np.repeat(image[..., None], 3, axis=2)
+    rows, cols = np.indices(image.shape)
+    inside = (region_map >= 1) & (region_map <= 8)
+    colour = np.zeros(image.shape + (3,), np.uint16)
+    colour[inside] = region_colours(scores).astype(np.uint16)[region_map[inside].astype(int) - 1]
+    hatch = ((rows + cols) // 4) % 2 == 1
+    invalid = np.zeros(image.shape, bool)
+    invalid[inside] = np.isnan(scores)[region_map[inside].astype(int) - 1]
+    fill = inside & ~(invalid & hatch)
+    alpha = int(FILL_ALPHA * 256)
+    rgb[fill] = ((rgb[fill].astype(np.uint16) * (256 - alpha) + colour[fill] * alpha) >> 8).astype(np.uint8)
+    edges = inside & (cv2.morphologyEx(region_map, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0)
+    rgb[edges] = colour[edges]
+    return rgb
+
+
+def test_colouring_the_regions_box_equals_colouring_the_whole_frame():
+    from echoquality.core.render import colour_regions
+    rng = np.random.default_rng(3)
+    for k in range(12):
+        image = rng.integers(0, 256, (120 + k, 160 - k), dtype=np.uint8)
+        region_map = np.zeros_like(image)
+        for _ in range(int(rng.integers(0, 6))):
+            y, x = int(rng.integers(0, image.shape[0] - 10)), int(rng.integers(0, image.shape[1] - 10))
+            region_map[y:y + int(rng.integers(3, 40)), x:x + int(rng.integers(3, 40))] = rng.integers(1, 11)
+        if k % 3 == 0:
+            region_map[:6, :6], region_map[-4:, -5:] = 2, 7            # regions touching the frame's edges
+        scores = rng.uniform(1, 5, 8)
+        scores[rng.random(8) < 0.4] = np.nan                            # invalid regions are hatched
+        assert np.array_equal(colour_regions(image, region_map, scores),
+                              _colour_regions_reference(image, region_map, scores)), k
