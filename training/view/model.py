@@ -35,14 +35,18 @@ class ViewNet(nn.Module):
 
 
 class Probabilities(nn.Module):
-    """The exported graph: softmax over the classifier's logits."""
+    """The exported graph: softmax over the classifier's logits; with `mirror` the mean of the frame's and its
+    mirror image's probabilities."""
 
-    def __init__(self, net: nn.Module):
+    def __init__(self, net: nn.Module, mirror: bool = False):
         super().__init__()
-        self.net = net
+        self.net, self.mirror = net, mirror
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.net(x), dim=1)
+        p = torch.softmax(self.net(x), dim=1)
+        if self.mirror:
+            p = 0.5 * (p + torch.softmax(self.net(torch.flip(x, dims=[3])), dim=1))
+        return p
 
 
 def count_parameters(model: nn.Module) -> int:
