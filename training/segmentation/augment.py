@@ -287,8 +287,10 @@ def augment(src: Source, rng: np.random.Generator, cfg: AugmentConfig = AugmentC
     view = network_view(screen, None, size)
     labels = view.framing.to_network(lab, nearest=True) * view.sector
     image = view.image.astype(np.float32)
-    if rng.random() < cfg.p_wall_fade:
+    # Switched off (probability 0), these draw no random numbers: older uses (the view classifier's samples) keep
+    # their exact random stream.
+    if cfg.p_wall_fade > 0 and rng.random() < cfg.p_wall_fade:
         image = fade_wall(image, labels, view.sector, rng, cfg)
-    if rng.random() < cfg.p_apex_haze:
+    if cfg.p_apex_haze > 0 and rng.random() < cfg.p_apex_haze:
         image = apex_haze(image, view.sector, rng)
     return grey_levels(image, view.sector, rng, cfg).astype(np.float32), labels.astype(np.uint8)

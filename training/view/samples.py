@@ -15,6 +15,7 @@ shrunk to the classifier's input; each carries a group (patient or file) for gro
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from training.segmentation.dataset import Sample
 log = logging.getLogger(__name__)
 
 A2C, A4C, OTHER = (VIEW_CLASSES.index(c) for c in ("a2c", "a4c", "other"))
+# Scanner variation for the apical samples: the segmentation's, without its wall dropout and apical haze
+# (added for segmentation after this classifier was trained; they draw no random numbers when off).
+VIEW_AUGMENT = AugmentConfig(p_wall_fade=0.0, p_apex_haze=0.0)
 
 # The non-apical DICOMs' 2-D sectors, as read by eye (docs/view_negatives.png): parasternal views are
 # negatives; the apical ones (an A4C and an apical five-chamber view beside Doppler strips) are not used.
@@ -88,15 +92,15 @@ def camus_samples(samples: list[Sample], per_frame: int, turned_per_frame: int, 
                   rng: np.random.Generator) -> Bank:
     """Re-imaged CAMUS frames (a2c/a4c), turned hearts and zoomed-in fans (other), grouped by patient."""
     images, labels, groups, kinds = [], [], [], []
-    zoom_cfg = AugmentConfig(zoom=(2.6, 5.0))
+    zoom_cfg = replace(VIEW_AUGMENT, zoom=(2.6, 5.0))
     for k, sample in enumerate(samples):
         src = source_of(sample.image, sample.mask)
         for _ in range(per_frame):
-            image, _ = augment(src, rng)
+            image, _ = augment(src, rng, VIEW_AUGMENT)
             images.append(_as_input(image)); labels.append(view_of(sample.name))
             groups.append(sample.patient); kinds.append("camus")
         for _ in range(turned_per_frame):
-            image, _ = augment(turned(sample, rng), rng)
+            image, _ = augment(turned(sample, rng), rng, VIEW_AUGMENT)
             images.append(_as_input(image)); labels.append(OTHER); groups.append(sample.patient); kinds.append("turned")
         for _ in range(zoomed_per_frame):
             image, _ = augment(src, rng, zoom_cfg)
