@@ -10,7 +10,6 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PyQt6.QtCore import QSettings, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QActionGroup, QColor, QKeySequence
@@ -31,7 +30,7 @@ from . import analysis_worker as aw
 from .anatomy import VIEW_CHOICES, VIEW_SHORT, VIEW_TITLES, wall_names
 from .cycle_panel import CycleFrame, CyclePanel, CycleReplay
 from .icons import make_icon
-from .image_panel import ImagePanel, Marker
+from .image_panel import ImagePanel, Marker, resize_for_display
 from .quality_colours import format_score, score_colour
 from .quality_panel import GlobalQuality, QualityLegend, RegionScores
 from .quality_strip import QualityStrip
@@ -539,7 +538,7 @@ class MainWindow(QMainWindow):
         self._cycle_last_index = frame.index
         image = analysed.quality_image if analysed.quality_image is not None else frame.image
         h, w = image.shape[:2]
-        thumb = cv2.resize(image, (REPLAY_WIDTH, max(1, round(h * REPLAY_WIDTH / w))), interpolation=cv2.INTER_AREA)
+        thumb = resize_for_display(image, (REPLAY_WIDTH, max(1, round(h * REPLAY_WIDTH / w))))
         tracker = self.cycle_tracker
         completed = tracker.n_cycles
         result = analysed.result

@@ -83,9 +83,13 @@ def main() -> int:
     timer.start()
 
     deadline = time.perf_counter() + args.warmup + args.seconds
+    ui_cpu_start = None
     while time.perf_counter() < deadline and window.worker is not None and window.worker.state != "failed":
+        if ui_cpu_start is None and time.perf_counter() >= deadline - args.seconds:
+            ui_cpu_start = time.thread_time()
         app.processEvents()
         time.sleep(0.002)
+    ui_cpu = (time.thread_time() - ui_cpu_start) if ui_cpu_start is not None else float("nan")
     if window.failure:
         print(f"error: {window.failure}", file=sys.stderr)
         window.close()
@@ -106,6 +110,7 @@ def main() -> int:
     stats("latency", [latencies[i] for i in keep], "ms")
     stats("UI handler", [handler_ms[i] for i in keep], "ms")
     stats("render split screen", render, "ms")
+    print(f"UI thread CPU          {100 * ui_cpu / args.seconds:7.1f} % of one core")
     stats("timer lateness", lateness[len(lateness) // 5:], "ms")
     window.close()
     return 0
