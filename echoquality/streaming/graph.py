@@ -43,6 +43,7 @@ class Pipeline:
     results: Results
     handoff: Handoff | None = None          # two halves on two threads (parallel)
     front_end: HandoffSink | None = None
+    back_source: HandoffStreamer | None = None
     _front_error: list = field(default_factory=list)
 
     def run(self) -> None:
@@ -54,13 +55,20 @@ class Pipeline:
             sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
             front = threading.Thread(target=self._run_front, name="analysis-front", daemon=True)
             front.start()
+        ended = False
         try:
             _drain(self.results)
+            ended = True
         finally:
             if self.handoff is not None:
                 self.handoff.close()
                 front.join()
                 sys.setswitchinterval(interval)
+                # Join the streamers' threads before their objects can go (their loops have ended: the end
+                # marker went through, or the closed handoff ends the back one within 0.2 s).
+                self.back_source.stop()
+                if ended:
+                    self.frames.stop()
         if self._front_error:
             raise self._front_error[0]
 
@@ -143,4 +151,5 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     flow(labels_from, results, ("labels", "labels"))
     flow(divide, results, ("regions", "regions"), ("lv_lumen", "lv_lumen"))
     flow(score, results, ("scores", "scores"))
-    return Pipeline(source, pre, check, segment, divide, score, render, results, handoff, front_end)
+    return Pipeline(source, pre, check, segment, divide, score, render, results, handoff, front_end,
+                    back if parallel else None)
