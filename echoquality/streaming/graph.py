@@ -55,20 +55,18 @@ class Pipeline:
             sys.setswitchinterval(min(interval, SWITCH_INTERVAL_S))
             front = threading.Thread(target=self._run_front, name="analysis-front", daemon=True)
             front.start()
-        ended = False
         try:
             _drain(self.results)
-            ended = True
         finally:
             if self.handoff is not None:
                 self.handoff.close()
                 front.join()
                 sys.setswitchinterval(interval)
-                # Join the streamers' threads before their objects can go (their loops have ended: the end
-                # marker went through, or the closed handoff ends the back one within 0.2 s).
-                self.back_source.stop()
-                if ended:
-                    self.frames.stop()
+                # Join the streamers' threads before their objects can go, but only those whose loop has
+                # returned: a streamer still blocked handing a frame to a stopped chain would never join.
+                for streamer in (self.back_source, self.frames):
+                    if getattr(streamer, "finished", False):
+                        streamer.stop()
         if self._front_error:
             raise self._front_error[0]
 
