@@ -36,7 +36,6 @@ class FrameStreamer(fast.PythonStreamer):
         self.frames = frames
         self.sent = 0
         self.error: str | None = None
-        self.finished = False        # generateStream has returned (its thread can be joined at once)
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
         if newest_frame_only:
             self.setStreamingMode(fast.StreamingMode_NewestFrameOnly)
@@ -72,7 +71,6 @@ class FrameStreamer(fast.PythonStreamer):
             self.frameAdded()
         except Exception:  # the pipeline was stopped while we were finishing
             pass
-        self.finished = True
 
 
 class Stage(fast.PythonProcessObject):
@@ -217,7 +215,6 @@ class HandoffStreamer(fast.PythonStreamer):
     def __init__(self, handoff: Handoff | None = None):
         super().__init__()
         self.handoff = handoff
-        self.finished = False        # generateStream has returned (its thread can be joined at once)
         for i in range(len(handoff.ports) if handoff else 0):
             self.createOutputPort(i)
 
@@ -225,15 +222,12 @@ class HandoffStreamer(fast.PythonStreamer):
         return self.handoff.ports.index(name)
 
     def generateStream(self) -> None:
-        try:
-            while not self.isStopped():
-                images = self.handoff.get()
-                if images is None:   # closed before the end marker: end the back half too
-                    images = (end_marker(),) * len(self.handoff.ports)
-                for i, image in enumerate(images):
-                    self.addOutputData(i, image)
-                self.frameAdded()
-                if is_end_marker(images[0]):
-                    return
-        finally:
-            self.finished = True
+        while not self.isStopped():
+            images = self.handoff.get()
+            if images is None:   # closed before the end marker: end the back half too
+                images = (end_marker(),) * len(self.handoff.ports)
+            for i, image in enumerate(images):
+                self.addOutputData(i, image)
+            self.frameAdded()
+            if is_end_marker(images[0]):
+                return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -62,11 +63,7 @@ class Pipeline:
                 self.handoff.close()
                 front.join()
                 sys.setswitchinterval(interval)
-                # Join the streamers' threads before their objects can go, but only those whose loop has
-                # returned: a streamer still blocked handing a frame to a stopped chain would never join.
-                for streamer in (self.back_source, self.frames):
-                    if getattr(streamer, "finished", False):
-                        streamer.stop()
+            _retire(*(s for s in (self.back_source, self.frames) if s is not None))
         if self._front_error:
             raise self._front_error[0]
 
@@ -77,6 +74,19 @@ class Pipeline:
             log.error("front half of the chain failed: %s", error)
             self._front_error.append(error)
             self.handoff.close()
+
+
+# Streamers of finished runs, kept alive a little longer. Their threads may still be unwinding (releasing
+# their last images, which needs the GIL) when a run returns; destroying a streamer then, or joining it
+# (FAST's stop() holds the GIL while it joins), can crash or hang. The last few are kept; older ones go.
+_RETIRED: deque = deque(maxlen=16)
+
+
+def _retire(*streamers) -> None:
+    for streamer in streamers:
+        if isinstance(streamer, FrameStreamer):
+            streamer.frames = None        # the source itself is not kept
+        _RETIRED.append(streamer)
 
 
 def _drain(end: "fast.ProcessObject") -> None:
