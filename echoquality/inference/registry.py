@@ -43,18 +43,18 @@ def model_metadata(onnx_path: Path) -> dict[str, str]:
         return {}
 
 
-def model_framing(onnx_path: Path) -> str:
-    """How the model wants its frames: the ONNX metadata entry `framing` ("fan": the canonical
+def model_framing(metadata: dict[str, str]) -> str:
+    """How the model wants its frames, from its ONNX metadata (`model_metadata`): the entry `framing` ("fan": the canonical
     framing of the detected fan, this project's models), else "frame" (the whole frame resized to
     256x256, aspect not kept: the paper's published models)."""
-    framing = model_metadata(onnx_path).get("framing")
+    framing = metadata.get("framing")
     return framing if framing in ("fan", "frame") else "frame"
 
 
-def model_mirror_averaging(onnx_path: Path) -> bool:
+def model_mirror_averaging(metadata: dict[str, str]) -> bool:
     """Whether the app averages the model's scores with the mirrored frame's by default (metadata
     `mirror_average` = "1": trained to be used so; models without it are run as they are)."""
-    return model_metadata(onnx_path).get("mirror_average") == "1"
+    return metadata.get("mirror_average") == "1"
 
 
 def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
@@ -152,8 +152,9 @@ class SegmentationModel:
                              f"(N, 4 or 5, {INPUT_SIZE}, {INPUT_SIZE}) scores whose argmax is 0 background, 1 LV, "
                              "2 MYO, 3 LA (4 AO)")
         self.n_classes = int(n_classes)
-        self.framing = model_framing(Path(session.path))
-        self.mirror = model_mirror_averaging(Path(session.path))
+        metadata = model_metadata(Path(session.path))
+        self.framing = model_framing(metadata)
+        self.mirror = model_mirror_averaging(metadata)
 
     def scores(self, batch: np.ndarray, mirror: bool | None = None) -> np.ndarray:
         """Raw class scores (N, C, 256, 256) of a batch of frames; with `mirror` (None: the model's
@@ -195,8 +196,9 @@ class QualityModel:
         self.bias_correction = bias_correction
         self.channels = check_input(session, "quality model", (1, 2))
         self.uses_regions = self.channels == 2
-        self.framing = model_framing(Path(session.path))
-        self.mirror = model_mirror_averaging(Path(session.path))
+        metadata = model_metadata(Path(session.path))
+        self.framing = model_framing(metadata)
+        self.mirror = model_mirror_averaging(metadata)
         found = tuple(_run(session, np.zeros((1, self.channels, INPUT_SIZE, INPUT_SIZE), np.float32)).shape)
         declared = tuple(session.output_shapes[0]) if session.output_shapes else ()
         if not (_fits(declared, (None, N_REGIONS)) and found == (1, N_REGIONS)):

@@ -161,18 +161,19 @@ class Recorder:
     def _sync(self) -> None:
         """fsync the frame files written since the last sync, the results and both folders."""
         for path in self._unsynced:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(path)
         self._results.sync()
         for folder in (self.folder / FRAMES_DIR, self.folder) if self._unsynced else (self.folder,):
-            fd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(folder)
         self._unsynced.clear()
         self._last_sync = time.monotonic()
         self.syncs += 1
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's or a folder's entries to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -11,7 +11,7 @@ import numpy as np
 
 from echoquality.core import gate
 from echoquality.core.cleanup import clean_labels
-from echoquality.core.fan import Fan, fan_still_fits
+from echoquality.core.fan import Fan, fan_still_fits, grayscale
 from echoquality.core.framing import NETWORK_SIZE, network_view
 from echoquality.core.quality import QualityMethod, one_pass_form, smooth_scores
 from echoquality.core.records import FrameResult
@@ -61,7 +61,7 @@ class Preprocess(Stage):
         return None
 
     def process(self, frame):
-        pixels = to_numpy(frame)
+        pixels = grayscale(to_numpy(frame))
         known = self._known_fan(pixels)
         view = network_view(pixels, codec.frame_tag(frame).spacing, self.size, self._box, self.framing, known)
         self._box = view.framing.box

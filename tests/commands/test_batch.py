@@ -115,6 +115,19 @@ def check_outputs(out: Path, kinds: dict[str, str]) -> pd.DataFrame:
     return table
 
 
+
+def worker_killer(client, killed: list[int], after_first_done: bool):
+    """A progress callback that SIGKILLs one worker while it runs a task (once; its pid goes to `killed`)."""
+    def kill_a_busy_worker(progress) -> None:
+        if killed or (after_first_done and progress.done == 0):
+            return
+        pids = client.run(os.getpid)
+        busy = [address for address, keys in client.processing().items() if keys and address in pids]
+        if busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
+    return kill_a_busy_worker
+
 def test_mixed_archive_then_rerun_skips_everything(tmp_path, client):
     kinds = build_archive(tmp_path / "archive")
     out = tmp_path / "out"
@@ -145,15 +158,7 @@ def test_worker_killed_mid_run_loses_nothing(tmp_path, client):
     kinds = build_archive(tmp_path / "archive", loops=5)
     out = tmp_path / "out"
     killed: list[int] = []
-
-    def kill_a_busy_worker(progress) -> None:
-        if killed or progress.done == 0:
-            return
-        pids = client.run(os.getpid)
-        busy = [address for address, keys in client.processing().items() if keys and address in pids]
-        if busy:
-            os.kill(pids[busy[0]], signal.SIGKILL)
-            killed.append(pids[busy[0]])
+    kill_a_busy_worker = worker_killer(client, killed, after_first_done=True)
 
     report = run_batch([str(tmp_path / "archive")], out, SETTINGS, client, on_progress=kill_a_busy_worker)
     assert killed, "no worker was busy to be killed"
@@ -193,15 +198,7 @@ def test_a_recording_that_kills_its_workers_is_failed_then_retried(tmp_path, cli
     out = tmp_path / "out"
     scheduler = client.cluster.scheduler
     killed: list[int] = []
-
-    def kill_a_busy_worker(progress) -> None:
-        if killed:
-            return
-        pids = client.run(os.getpid)
-        busy = [address for address, keys in client.processing().items() if keys and address in pids]
-        if busy:
-            os.kill(pids[busy[0]], signal.SIGKILL)
-            killed.append(pids[busy[0]])
+    kill_a_busy_worker = worker_killer(client, killed, after_first_done=False)
 
     scheduler.allowed_failures = 0      # the first dead worker condemns its recording
     try:

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from echoquality.inference.registry import model_framing
+from echoquality.inference.registry import model_framing, model_metadata
 from training.common import MirrorAveraged, export_onnx, patient_of, spearman, split_patients
 
 
@@ -55,7 +55,7 @@ def test_mirror_averaging_puts_maps_and_regions_back():
 def test_export_checks_onnx_against_torch_and_writes_metadata(tmp_path):
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1))
     path = export_onnx(model, tmp_path / "m" / "model.onnx", torch.rand(2, 1, 32, 32), metadata={"framing": "fan"})
-    assert path.is_file() and model_framing(path) == "fan"
+    assert path.is_file() and model_framing(model_metadata(path)) == "fan"
     import onnxruntime as ort
     out = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"input": np.ones((3, 1, 32, 32), np.float32)})[0]
     assert out.shape == (3, 4, 32, 32)
