@@ -16,6 +16,7 @@ from PyQt6.QtCore import QThread, pyqtSignal
 
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.render import colour_regions, region_centres
+from echoquality.core.view import checks_view
 from echoquality.core.vocabulary import N_REGIONS
 from echoquality.sources import is_live
 from echoquality.sources.playback import FrameGate
@@ -191,7 +192,7 @@ class AnalysisWorker(QThread):
         try:
             segmentation = shared_segmentation_model(request.segmentation, request.backend)
             method, method_name = shared_method(request.method, request.backend)
-            view_model = shared_view_model() if request.view == "auto" else None
+            view_model = shared_view_model() if checks_view(request.view) else None
         except (ModelError, ValueError, ImportError, OSError) as error:
             self._fail(f"cannot load the models: {error}")
             return

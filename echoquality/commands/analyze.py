@@ -22,7 +22,7 @@ import numpy as np
 
 from echoquality.core.gate import OK
 from echoquality.core.records import FrameResult
-from echoquality.core.view import AUTO
+from echoquality.core.view import AUTO, checks_view
 from echoquality.core.vocabulary import N_REGIONS, REGION_NAMES
 from echoquality.inference.backends import ModelError
 from echoquality.inference.registry import DEFAULT_SEGMENTATION, load_segmentation_model, load_view_model, resolve_method
@@ -361,7 +361,7 @@ def _analyze(inputs: list[str], out_dir: str | Path, settings: AnalysisSettings,
     try:
         segmentation = load_segmentation_model(settings.segmentation or DEFAULT_SEGMENTATION, settings.backend)
         method, method_name = resolve_method(settings.method, settings.backend)
-        view_model = load_view_model() if AUTO in (settings.view,) + tuple(settings.views) else None
+        view_model = load_view_model() if any(map(checks_view, (settings.view,) + tuple(settings.views))) else None
     except (ModelError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

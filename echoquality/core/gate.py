@@ -186,7 +186,8 @@ def content_verdict(gray: np.ndarray, fan: Fan, colour: np.ndarray | None = None
 
 
 def view_verdict(view: str) -> Verdict:
-    """not_apical unless the recognised view is an apical one (a4c, a2c, alax)."""
+    """not_apical unless the recognised view is an apical one (a4c, a2c, alax); given the classifier's view
+    even when the user named the view (see `echoquality.core.view.checks_view`)."""
     return PASS if view in ("a4c", "a2c", "alax") else verdict("not_apical")
 
 

@@ -99,6 +99,23 @@ class ViewSmoother:
         return estimate(p)
 
 
+def checks_view(requested: str) -> bool:
+    """Whether the classifier judges frames for this requested view: 'auto' and the views it knows (a2c, a4c).
+
+    An explicit a2c or a4c names the regions but does not open the gate to a frame the classifier calls
+    'other' (a parasternal view scored as A4C); an explicit alax is not second-guessed (never learnt).
+    """
+    return requested == AUTO or requested in VIEW_CLASSES[:-1]
+
+
+def view_confidence(requested: str, recognised: ViewEstimate) -> float:
+    """How sure the classifier is of the view the regions are named after (for an explicit view: that view's
+    smoothed probability, i.e. how much the classifier agrees with the user)."""
+    if requested in VIEW_CLASSES:
+        return float(recognised.probabilities[VIEW_CLASSES.index(requested)])
+    return recognised.confidence
+
+
 def choose_view(requested: str, recognised: ViewEstimate | None) -> str:
     """The view the regions are named after: an explicit request wins; 'auto' takes the recognised one."""
     if requested != AUTO:

@@ -32,8 +32,8 @@ from echoquality.core.records import Frame, FrameResult
 from echoquality.core.regions import Regions, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
-from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_image, choose_view, recognise,
-                                   view_input)
+from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, choose_view,
+                                   recognise, view_confidence, view_input)
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,7 @@ class BatchedChain:
         verdict = gate.content_verdict(frame.image, fan, frame.colour, frame.declared_mode)
         work.status = verdict.status
         work.view = self.requested_view if self.requested_view != AUTO else "other"
-        if verdict.ok and self.requested_view == AUTO:
+        if verdict.ok and checks_view(self.requested_view) and self.view_model is not None:
             work.canonical = work.network.image if self.framing == "fan" else \
                 canonical_image(frame.image, fan, frame.spacing)
 
@@ -170,8 +170,9 @@ class BatchedChain:
         for work in works:
             if work.error is None and work.probabilities is not None:
                 estimate = self.smoother.update(work.probabilities.astype(np.float32), work.frame.time_s)
-                work.view, work.confidence = choose_view(self.requested_view, estimate), estimate.confidence
-                work.status = gate.view_verdict(work.view).status
+                work.view = choose_view(self.requested_view, estimate)
+                work.confidence = view_confidence(self.requested_view, estimate)
+                work.status = gate.view_verdict(estimate.view).status
 
     def _segment(self, works: list[FrameWork]) -> None:
         """One segmentation call for the frames the gate passed, then each frame's clean-up (one LV, MYO, LA)."""
@@ -262,7 +263,7 @@ def run_batched(frames: Iterable[Frame], segmentation: SegmentationModel, method
     """
     if batch_size < 1:
         raise ValueError(f"batch size must be 1 or more, not {batch_size}")
-    if view == AUTO and view_model is None:
+    if checks_view(view) and view_model is None:
         from echoquality.inference.registry import shared_view_model
         view_model = shared_view_model()
     run = BatchedRun()

@@ -20,7 +20,7 @@ from echoquality.core.framing import NETWORK_SIZE
 from echoquality.core.quality import QualityMethod
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.segmentation import SegmentationModel
-from echoquality.core.view import AUTO, ViewModel
+from echoquality.core.view import AUTO, ViewModel, checks_view
 from echoquality.streaming.bridge import FrameStreamer, Handoff, HandoffSink, HandoffStreamer, flow
 from echoquality.streaming.codec import is_end_marker
 from echoquality.streaming.stages import (DivideMyocardium, Gate, Preprocess, RegionalQuality, Results, Segment,
@@ -117,7 +117,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     to halve their cost). `reuse_fan` (live chains): keep the last frame's fan while it fits (see `Preprocess`).
     """
     source = FrameStreamer.create(frames, newest_frame_only, max(max_in_flight, 2) if parallel else max_in_flight)
-    if view == AUTO and view_model is None:
+    if checks_view(view) and view_model is None:
         from echoquality.inference.registry import shared_view_model
         view_model = shared_view_model()
     pre = Preprocess.create(getattr(segmentation, "framing", "fan"), NETWORK_SIZE, reuse_fan)

@@ -18,7 +18,8 @@ from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
-from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, choose_view, recognise
+from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, choose_view, recognise,
+                                   view_confidence)
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 from echoquality.streaming import codec
 from echoquality.streaming.bridge import FrameStreamer, Stage
@@ -76,8 +77,8 @@ class Gate(Stage):
 
     The content checks judge the frame as it came (its colour map, the mode its file declares);
     the view classifier sees the canonical framing of the fan, its probabilities smoothed over
-    time. With an explicit view (not 'auto') the classifier is not asked: the user's view names
-    the regions and is not second-guessed (an ALAX recording stays scorable).
+    time. An explicit view names the regions; for a2c or a4c the classifier still stops a frame it
+    calls 'other' (`checks_view`); an explicit alax is not second-guessed (never learnt).
     """
 
     inputs = ("frame", "image")
@@ -102,11 +103,11 @@ class Gate(Stage):
             canonical = to_numpy(image) if found[1] == "fan" else canonical_image(pixels, fan, tag.spacing)
         verdict = gate.content_verdict(pixels, fan, codec.frame_colour(frame), codec.frame_declared_mode(frame))
         view, confidence, probabilities = self.view, float("nan"), np.full(3, np.nan, np.float32)
-        if verdict.ok and self.view == AUTO:
+        if verdict.ok and checks_view(self.view) and self.model is not None:
             probabilities = recognise(self.model, canonical).astype(np.float32)
             estimate = self.smoother.update(probabilities, tag.time_s)
-            view, confidence = choose_view(self.view, estimate), estimate.confidence
-            verdict = gate.view_verdict(view)
+            view, confidence = choose_view(self.view, estimate), view_confidence(self.view, estimate)
+            verdict = gate.view_verdict(estimate.view)
         elif self.view == AUTO:
             view = "other"
         out = to_fast(probabilities.reshape(1, 3), frame)

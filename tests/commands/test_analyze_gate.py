@@ -81,3 +81,24 @@ def test_an_explicit_view_is_taken_as_given(tmp_path):
                            extra=("--view", "alax", "--max-frames", "5"))
     assert result.returncode == 0, result.stderr
     assert [r["view"] for r in rows] == ["alax"] * 5 and all(r["status"] == "ok" for r in rows)
+
+
+def speckle_fan(path: Path) -> Path:
+    """A B-mode-like fan of speckle with no heart in it: passes the content checks, the classifier says 'other'."""
+    from echoquality.core.fan import polygon_mask
+    from training.segmentation.augment import sector_outline
+
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(np.clip(rng.gamma(1.5, 30, (480, 640)), 0, 255).astype(np.uint8), (0, 0), 1.5)
+    fan = polygon_mask(sector_outline((20, 320), 80, 420), (480, 640))
+    cv2.imwrite(str(path), np.where(fan, image, 0).astype(np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("batch", ["1", "4"])
+def test_an_explicit_apical_view_does_not_open_the_gate_to_what_is_not_apical(tmp_path, batch):
+    """--view a4c names the regions; a frame the classifier calls 'other' still gets no scores."""
+    image = speckle_fan(tmp_path / "speckle.png")
+    result, rows = analyze(tmp_path / "out", image, extra=("--view", "a4c", "--batch-size", batch))
+    assert result.returncode == 0, result.stderr
+    assert [(r["status"], r["view"], r["global"]) for r in rows] == [("not_apical", "a4c", "")], rows

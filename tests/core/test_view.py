@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from echoquality.core.framing import network_view
-from echoquality.core.view import (AUTO, VIEW_CLASSES, VIEW_INPUT_SIZE, ViewEstimate, ViewSmoother, choose_view,
-                                   estimate, recognise, view_input)
+from echoquality.core.view import (AUTO, VIEW_CLASSES, VIEW_INPUT_SIZE, ViewEstimate, ViewSmoother, checks_view,
+                                   choose_view, estimate, recognise, view_confidence, view_input)
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "view_classifier" / "model.onnx"
@@ -66,6 +66,14 @@ def test_an_explicit_view_wins_and_auto_takes_the_recognised_one():
     assert choose_view("a4c", recognised) == "a4c"
     assert choose_view(AUTO, recognised) == "a2c"
     assert choose_view(AUTO, None) == "other"
+
+
+def test_the_classifier_judges_auto_and_the_views_it_knows_and_reports_agreement_with_an_explicit_one():
+    assert [checks_view(v) for v in (AUTO, "a2c", "a4c", "alax")] == [True, True, True, False]
+    recognised = estimate(np.array([0.7, 0.2, 0.1]))
+    assert view_confidence(AUTO, recognised) == pytest.approx(0.7)
+    assert view_confidence("a4c", recognised) == pytest.approx(0.2)
+    assert view_confidence("alax", recognised) == pytest.approx(0.7)
 
 
 def test_estimate_and_input_shapes():
