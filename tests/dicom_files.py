@@ -44,6 +44,16 @@ def colour_flow(rgb: np.ndarray) -> np.ndarray:
     return rgb
 
 
+def velocity_scale(screen: np.ndarray, x: int, y: int, height: int, width: int = 16) -> np.ndarray:
+    """A colour-flow velocity scale drawn on a screen: yellow to red above a grey zero line, blue to cyan below."""
+    for i in range(height // 2 - 2):
+        t = i / (height // 2)
+        screen[y + i, x:x + width] = (255, int(230 * (1 - t)), 0)
+        screen[y + height - 1 - i, x:x + width] = (0, int(220 * (1 - t)), 255)
+    screen[y + height // 2 - 2:y + height // 2 + 2, x:x + width] = 128
+    return screen
+
+
 def write_dicom(path: Path, frames: np.ndarray, encoding: str = "rgb",
                 regions: list[tuple[int, int]] | None = None) -> Path:
     """A multi-frame ultrasound DICOM of (N, H, W, 3) RGB or (N, H, W) grey frames.

@@ -4,7 +4,8 @@ A frame that fails gets no scores and one status from `STATUSES` (written to res
 short reason for the screen (`REASONS`). The checks, in the order they are made:
 
 1. What the file declares (DICOM ultrasound regions): an M-mode, spectral-Doppler or colour-flow
-   region means the frame is not a B-mode view (`declared_mode`).
+   region means the frame is not a B-mode view (`declared_mode`); a colour-flow velocity scale on
+   the screen declares colour Doppler too, flow or not (`colour_evidence`).
 2. Content, from the frame's pixels (`content_verdict`): blank; no fan; a strip with parallel
    edges (M-mode or spectral display, told apart by texture); a sparse hull (a spectral screen);
    colour-coded pixels inside the fan (colour Doppler, judged on the frame before grey
@@ -51,6 +52,12 @@ COLOUR_CELLS = 80
 MIN_COLOUR_THICKNESS = 4.0
 # Colour Doppler when at least this fraction of the fan is colour-coded.
 COLOUR_FRACTION = 0.004
+# A colour-flow velocity scale: coloured bars at least this share of the screen's height (at COLOUR_SIZE) and
+# SCALE_ASPECT times taller than wide; warm hues up to WARM_HUE from red (OpenCV hue 0-180), cool within COOL_HUES.
+SCALE_MIN_HEIGHT = 0.05
+SCALE_ASPECT = 2.0
+WARM_HUE = 35
+COOL_HUES = (85, 130)
 # A fan whose edges open by less than this is a strip (M-mode or spectral display), not a sector.
 MIN_SECTOR_ANGLE_DEG = 25.0
 # A B-mode fan is mostly imaged (apical frames: 0.95-0.99); spectral screens fill half their hull.
@@ -87,15 +94,70 @@ def verdict(status: str) -> Verdict:
 PASS = Verdict()
 
 
+@dataclass(frozen=True)
+class ColourEvidence:
+    """What a colour frame shows of colour Doppler, judged before grey conversion (`colour_evidence`)."""
+    map: np.ndarray | None = None      # colour-coded fraction per cell (`colour_map`); None for a grey frame
+    mode: str | None = None            # "colour_doppler" when the screen draws a colour-flow velocity scale
+
+
 def colour_map(image: np.ndarray) -> np.ndarray | None:
     """Colour-coded fraction (0-255) per cell of an RGB(A) frame, COLOUR_CELLS cells on its longer side; None for grey.
 
     Pixels are judged on a copy shrunk to COLOUR_SIZE (nearest), opened to drop thin coloured
     overlays, then averaged into cells: small enough to travel with the frame through the chain.
     """
+    return colour_evidence(image).map
+
+
+def _hue_kind(hues: np.ndarray) -> str | None:
+    """'warm' (red to yellow), 'cool' (cyan to blue), 'both' (a bar through both) or None, of a part's hues."""
+    warm = float(np.mean((hues <= WARM_HUE) | (hues >= 180 - WARM_HUE)))
+    cool = float(np.mean((hues >= COOL_HUES[0]) & (hues <= COOL_HUES[1])))
+    if warm >= 0.8:
+        return "warm"
+    if cool >= 0.8:
+        return "cool"
+    return "both" if warm >= 0.25 and cool >= 0.25 else None
+
+
+def colour_scale_shown(coloured: np.ndarray, hue: np.ndarray) -> bool:
+    """Whether coloured parts (binary map, OpenCV hues 0-180 of the same pixels) draw a colour-flow velocity scale.
+
+    The scale is a narrow upright bar, warm (towards the probe) and cool (away) stacked in one column,
+    usually split by a grey zero line; it is on screen whenever colour Doppler is on, flow or not.
+    Tinted grey maps (one hue, unsaturated), ECG traces and text do not make one.
+    """
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
+    bars: list[tuple[str, int, int, int, int]] = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if h < SCALE_MIN_HEIGHT * coloured.shape[0] or h < SCALE_ASPECT * w or area < 0.6 * w * h:
+            continue
+        kind = _hue_kind(hue[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i])
+        if kind == "both":
+            return True
+        if kind is not None:
+            bars.append((kind, x, y, w, h))
+    for kind, x, y, w, h in bars:
+        for other, x2, y2, w2, h2 in bars:
+            if kind == "warm" and other == "cool":
+                overlap = min(x + w, x2 + w2) - max(x, x2)
+                gap = max(y2 - (y + h), y - (y2 + h2))
+                if overlap >= 0.5 * min(w, w2) and gap <= max(h, h2):
+                    return True
+    return False
+
+
+def colour_evidence(image: np.ndarray) -> ColourEvidence:
+    """The colour map of an RGB(A) frame and whether its screen is in colour-flow mode (`ColourEvidence`).
+
+    A colour-flow scale on screen marks colour Doppler even in frames whose colour box holds no flow
+    (diastole, a box over still tissue): the mode is on and the B-mode under it is not scored.
+    """
     a = np.asarray(image)
     if a.ndim != 3 or a.shape[2] < 3:
-        return None
+        return ColourEvidence()
     a = a[:, :, :3]
     if a.dtype != np.uint8:
         a = np.clip(np.nan_to_num(a.astype(np.float32)), 0, 255).astype(np.uint8)
@@ -107,8 +169,10 @@ def colour_map(image: np.ndarray) -> np.ndarray | None:
     saturation, value = hsv[:, :, 1], hsv[:, :, 2]
     coloured = ((saturation >= round(255 * SATURATION))
                 & (saturation.astype(np.uint16) * value >= 255 * CHROMA)).astype(np.uint8) * 255
+    scale = False
     if coloured.any():
         coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        scale = colour_scale_shown(coloured, hsv[:, :, 0])
         n, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
         if n > 1:   # drop line-like parts (an ECG trace, calipers): mean thickness = area / longer side
             long_side = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
@@ -116,7 +180,8 @@ def colour_map(image: np.ndarray) -> np.ndarray | None:
             coloured = np.where(keep[labels], coloured, 0).astype(np.uint8)
     cell = min(1.0, COLOUR_CELLS / max(coloured.shape))
     size = (max(1, round(coloured.shape[1] * cell)), max(1, round(coloured.shape[0] * cell)))
-    return cv2.resize(coloured, size, interpolation=cv2.INTER_AREA) if cell < 1 else coloured
+    cells = cv2.resize(coloured, size, interpolation=cv2.INTER_AREA) if cell < 1 else coloured
+    return ColourEvidence(cells, "colour_doppler" if scale else None)
 
 
 def declared_mode(regions: list[tuple[int, int]]) -> str | None:
@@ -165,9 +230,11 @@ def content_verdict(gray: np.ndarray, fan: Fan, colour: np.ndarray | None = None
     """Checks 1-2 of the module docstring on one frame.
 
     `gray` (H, W) uint8 the frame, `fan` its `find_fan`, `colour` its `colour_map` (None: a grey
-    source), `declared` its `declared_mode` (None: nothing declared).
+    source), `declared` its `declared_mode` or the mode its screen shows (`colour_evidence`; None:
+    nothing declared). A declared M-mode or spectral display decides first; declared colour Doppler
+    after the strip checks (a spectral screen with a small colour sector is a spectral display).
     """
-    if declared is not None:
+    if declared in ("m_mode", "spectral_doppler"):
         return verdict(declared)
     sample = gray[::4, ::4]
     if sample.size == 0 or np.count_nonzero(sample >= BLANK_LEVEL) < 0.01 * sample.size:
@@ -180,7 +247,7 @@ def content_verdict(gray: np.ndarray, fan: Fan, colour: np.ndarray | None = None
         if strip:
             return verdict("spectral_doppler" if spectral else "m_mode")
         return verdict("spectral_doppler" if spectral else "no_fan")
-    if colour is not None and colour_fraction(colour, fan) >= COLOUR_FRACTION:
+    if declared == "colour_doppler" or (colour is not None and colour_fraction(colour, fan) >= COLOUR_FRACTION):
         return verdict("colour_doppler")
     return PASS
 

@@ -20,7 +20,8 @@ class Frame:
     spacing_known: bool = True
     timestamp: float | None = None     # sender's clock (live sources), seconds since epoch
     colour: np.ndarray | None = None   # colour-coded fraction per cell of a colour frame (gate.colour_map); None: grey
-    declared_mode: str | None = None   # display mode the file declares (gate.declared_mode), e.g. "m_mode"
+    declared_mode: str | None = None   # display mode the file declares (gate.declared_mode), e.g. "m_mode", or the
+                                       # screen shows (a colour-flow scale: gate.colour_evidence)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Iterator
 
 import numpy as np
 
-from echoquality.core.gate import colour_map, declared_mode
+from echoquality.core.gate import colour_evidence, declared_mode
 from echoquality.sources.base import SourceError
 from echoquality.sources.limits import (MAX_FILE_BYTES, MAX_FRAME_PIXELS, check_data_bytes, check_frame_size,
                                         check_regular_file, valid_fps)
@@ -41,7 +41,8 @@ class RawFrame:
     image: np.ndarray                       # (H, W) uint8
     time_s: float | None = None             # from the file, when it stores frame times
     colour: np.ndarray | None = None        # gate.colour_map of a colour frame (before grey conversion)
-    declared_mode: str | None = None        # display mode the file declares (gate.declared_mode)
+    declared_mode: str | None = None        # display mode the file declares (gate.declared_mode) or the screen
+                                            # shows (a colour-flow scale: gate.colour_evidence)
 
 
 @dataclass
@@ -108,7 +109,8 @@ def read_video(path: Path) -> Recording:
         try:
             while image is not None:
                 rgb = image[..., ::-1] if image.ndim == 3 else image
-                yield RawFrame(to_grayscale_uint8(rgb, str(path)), colour=colour_map(rgb))
+                evidence = colour_evidence(rgb)
+                yield RawFrame(to_grayscale_uint8(rgb, str(path)), colour=evidence.map, declared_mode=evidence.mode)
                 ok, image = capture.read()
                 if not ok:
                     break
@@ -172,7 +174,9 @@ def read_image(path: Path) -> Recording:
         raise SourceError(f"{path}: cannot decode as an image")
     if image.ndim == 3:
         image = image[..., 2::-1] if image.shape[-1] >= 3 else image
-    return Recording(iter([RawFrame(to_grayscale_uint8(image, str(path)), colour=colour_map(image))]), None, None, 1)
+    evidence = colour_evidence(image)
+    return Recording(iter([RawFrame(to_grayscale_uint8(image, str(path)), colour=evidence.map,
+                                    declared_mode=evidence.mode)]), None, None, 1)
 
 
 def _image_header_size(path: Path) -> tuple[int, int] | None:
@@ -270,8 +274,9 @@ def read_dicom(path: Path) -> Recording:
 
     def frames() -> Iterator[RawFrame]:
         for i, frame in enumerate(pixels):
+            evidence = colour_evidence(frame)
             yield RawFrame(to_grayscale_uint8(frame, str(path)), times[i] if times else None,
-                           colour_map(frame), declared)
+                           evidence.map, declared or evidence.mode)
 
     return Recording(frames(), fps, _dicom_spacing(ds), int(pixels.shape[0]))
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.dicom_files import burn_overlays, colour_flow, corner_screen, real_frames, write_dicom
+from tests.dicom_files import burn_overlays, colour_flow, corner_screen, real_frames, velocity_scale, write_dicom
 from tests.helpers import ROOT
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -60,13 +60,16 @@ def test_dicoms_as_they_come_each_get_an_answer(tmp_path):
     files = [write_dicom(tmp_path / "jpeg_flow.dcm", burn_overlays(colour_flow(rgb.copy())), "jpeg"),
              write_dicom(tmp_path / "ybr_overlays.dcm", burn_overlays(rgb.copy()), "ybr_full"),
              write_dicom(tmp_path / "screen.dcm", corner_screen(grey), "rgb"),
-             write_dicom(tmp_path / "m_mode.dcm", grey, "grey", [(1, 1), (2, 1)])]
+             write_dicom(tmp_path / "m_mode.dcm", grey, "grey", [(1, 1), (2, 1)]),
+             write_dicom(tmp_path / "box_without_flow.dcm",
+                         np.stack([velocity_scale(f, f.shape[1] - 40, 60, 120) for f in rgb.copy()]), "jpeg")]
     result, rows = analyze(tmp_path / "out", *files)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     by_file = {f.stem: [r for r in rows if Path(r["source"]).stem == f.stem] for f in files}
     assert all(len(r) == 3 for r in by_file.values())
     assert {r["status"] for r in by_file["jpeg_flow"]} == {"colour_doppler"}
     assert {r["status"] for r in by_file["m_mode"]} == {"m_mode"}
+    assert {r["status"] for r in by_file["box_without_flow"]} == {"colour_doppler"}   # its scale tells
     assert {(r["status"], r["view"]) for r in by_file["ybr_overlays"]} == {("ok", "a4c")}, by_file["ybr_overlays"]
     assert all(r["global"] != "" for r in by_file["ybr_overlays"])
     # The small image in a corner: recognised as A4C; the segmentation, which still sees the whole

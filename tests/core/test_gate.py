@@ -10,6 +10,7 @@ import pytest
 
 from echoquality.core import gate
 from echoquality.core.fan import find_fan, grayscale
+from tests.dicom_files import velocity_scale
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 NON_APICAL = SHARED / "non_apical"
@@ -37,7 +38,8 @@ def regions_of(ds) -> list[tuple[int, int]]:
 
 def content(image: np.ndarray, declared: str | None = None) -> gate.Verdict:
     gray = grayscale(image)
-    return gate.content_verdict(gray, find_fan(gray), gate.colour_map(image), declared)
+    evidence = gate.colour_evidence(image)
+    return gate.content_verdict(gray, find_fan(gray), evidence.map, declared or evidence.mode)
 
 
 def e95_frames(step: int = 1) -> list[np.ndarray]:
@@ -121,6 +123,36 @@ def test_a_green_ecg_trace_or_a_tinted_grey_map_is_not_colour_doppler():
     assert content(traced).ok
     sepia = np.stack([grey, (grey * 0.85).astype(np.uint8), (grey * 0.65).astype(np.uint8)], axis=2)
     assert content(sepia).ok
+
+
+def grey_fan(rgb: np.ndarray) -> np.ndarray:
+    """The iE33 colour screen with its 2-D sector turned grey: a colour box without flow."""
+    screen = rgb.copy()
+    sector = screen[97:330, 239:553]
+    screen[97:330, 239:553] = sector.mean(axis=2, keepdims=True).astype(np.uint8)
+    return screen
+
+
+@pytest.mark.parametrize("name", ["BOF8PYWK", "1E5H714C", "BOF8PYV9", "1E5H713F"])
+def test_a_colour_flow_scale_on_screen_means_colour_doppler_even_without_flow(name):
+    _, pixels = read_dicom(NON_APICAL / f"{name}.dcm") if NON_APICAL.is_dir() else pytest.skip("no data")
+    frame = pixels[0] if pixels.ndim == 4 else pixels
+    assert gate.colour_evidence(grey_fan(frame)).mode == "colour_doppler"
+    assert gate.colour_evidence(grey_fan(frame)[97:330, 239:553]).mode is None    # the sector alone shows no scale
+
+
+def test_a_scale_drawn_beside_a_grey_apical_loop_stops_it_and_one_hue_bars_do_not():
+    frame = e95_frames(step=50)[0]
+    grey = np.repeat(grayscale(frame)[..., None], 3, axis=2)
+    h, w = grey.shape[:2]
+    assert content(grey).ok and gate.colour_evidence(grey).mode is None
+    scaled = velocity_scale(grey.copy(), w - 40, h // 5, h // 4)
+    assert gate.colour_evidence(scaled).mode == "colour_doppler"
+    assert content(scaled).status == "colour_doppler"
+    warm_only = grey.copy()
+    for i in range(h // 4):   # a tinted grey-scale bar (one hue, as colourised B-mode maps draw it)
+        warm_only[h // 5 + i, w - 40:w - 24] = (255, int(200 * i / (h // 4)), 0)
+    assert gate.colour_evidence(warm_only).mode is None and content(warm_only).ok
 
 
 def test_blank_and_menu_screens():

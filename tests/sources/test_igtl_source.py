@@ -26,6 +26,7 @@ from echoquality.sources.files import SourceError
 from echoquality.sources.igtl.receiver import CONNECTING, FROZEN, STREAMING, IGTLSource, open_igtl_source, parse_igtl_url
 from echoquality.sources.igtl.simulator import simulate_scanner
 from echoquality.core.records import Frame
+from tests.dicom_files import velocity_scale
 from tests.helpers import free_port, wait_for_output, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -469,3 +470,21 @@ def test_huge_body_size_is_not_allocated(raw_scanner, sources):
         tracemalloc.stop()
     assert peak < 20 * 2**20
     assert src.counters.corrupt == 1
+
+
+def test_a_colour_screen_with_a_velocity_scale_arrives_marked_colour_doppler(raw_scanner, sources):
+    """RGB frames over a real socket: the one with a colour-flow scale (no flow) is marked, the grey one is not."""
+    grey = np.zeros((240, 320, 3), np.uint8)
+    grey[40:200, 60:260] = 90
+    scaled = velocity_scale(grey.copy(), 290, 40, 80)
+
+    def rgb_bytes(pixels: np.ndarray) -> bytes:
+        return pyigtl.ImageMessage(pixels[None], ijk_to_world_matrix=np.diag([0.2, 0.2, 1.0, 1.0]),
+                                   timestamp=time.time(), device_name="Image").pack()
+
+    src = sources(f"igtl://127.0.0.1:{raw_scanner.port}", timeout_s=5)
+    conn = raw_scanner.accept()
+    conn.sendall(rgb_bytes(grey) + rgb_bytes(scaled))
+    frames = take(src, 2)
+    assert [f.declared_mode for f in frames] == [None, "colour_doppler"]
+    assert all(f.colour is not None for f in frames)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from echoquality.core.gate import colour_map
+from echoquality.core.gate import ColourEvidence, colour_evidence
 from echoquality.sources.igtl import protocol as proto
 from echoquality.core.records import Frame
 from echoquality.core.vocabulary import default_spacing
@@ -373,10 +373,11 @@ class IGTLSource:
         known = all(math.isfinite(s) and s > 0 for s in (sy, sx))
         spacing = (sy, sx) if known else default_spacing(gray.shape[0])
         self.geometry = ImageGeometry(image.directions, image.center, image.coordinate_system)
-        colour = colour_map(image.pixels) if image.pixels.ndim == 3 and image.pixels.dtype == np.uint8 else None
+        evidence = colour_evidence(image.pixels) if image.pixels.ndim == 3 and image.pixels.dtype == np.uint8 \
+            else ColourEvidence()
         frame = Frame(image=gray, index=self.counters.received, time_s=self._time_s(header.timestamp, now),
                       spacing=spacing, source=self.url, spacing_known=known, timestamp=header.timestamp,
-                      colour=colour)
+                      colour=evidence.map, declared_mode=evidence.mode)
         self.counters.received += 1
         if header.timestamp is not None:
             self.counters.record_arrival(time.time() - header.timestamp)
