@@ -44,3 +44,14 @@ def test_outside_the_sector_is_background():
     sector[:, :100] = True
     out = clean_labels(lab, sector)
     assert not out[:, 100:].any() and (out == LV).any() and (out == LA).any()
+
+
+def test_large_maps_with_many_components_are_cleaned_the_same_way():
+    """Maps above 16-bit component labels (a frame-size map with speckle-like debris) take 32-bit labels."""
+    small = heart()
+    dirty = np.kron(small, np.ones((4, 4), np.uint8))          # 800 x 800: labels past 65535 possible
+    debris = np.zeros_like(dirty, bool)
+    debris[::2, ::2] = True                                      # 160,000 isolated specks
+    debris[76:724, 176:604] = False                              # none touching the heart
+    out = clean_labels(np.where(debris, LA, dirty).astype(np.uint8))
+    assert np.array_equal(out, np.kron(small, np.ones((4, 4), np.uint8)))
