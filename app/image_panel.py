@@ -1,6 +1,7 @@
 """An image panel: a numpy frame drawn as large as fits, with text overlays (walls, region scores, messages)."""
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import cv2
@@ -42,6 +43,20 @@ def to_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_RGB888)
 
 
+def to_display_qimage(array: np.ndarray) -> tuple[np.ndarray, QImage]:
+    """(pixels, QImage sharing them) of a grey or RGB uint8 array in the screen's own 32-bit layout, so that
+    drawing it is a plain copy (Qt converts 8-bit grey or 24-bit RGB on every paint, on the UI thread)."""
+    if sys.byteorder == "little":   # Format_RGB32 is 0xffRRGGBB per pixel: bytes B, G, R, X
+        code = cv2.COLOR_GRAY2BGRA if array.ndim == 2 else cv2.COLOR_RGB2BGRA
+        fmt = QImage.Format.Format_RGB32
+    else:
+        code = cv2.COLOR_GRAY2RGBA if array.ndim == 2 else cv2.COLOR_RGB2RGBA
+        fmt = QImage.Format.Format_RGBX8888
+    pixels = cv2.cvtColor(np.ascontiguousarray(array, dtype=np.uint8), code)
+    h, w = pixels.shape[:2]
+    return pixels, QImage(pixels.data, w, h, pixels.strides[0], fmt)
+
+
 class ImagePanel(QWidget):
     """Shows one frame, keeping its aspect ratio, with corner labels, markers and a message."""
 
@@ -72,8 +87,7 @@ class ImagePanel(QWidget):
         """The image resized to the drawn size (OpenCV, once per frame and size: a plain blit for Qt)."""
         w, h = max(1, round(target.width())), max(1, round(target.height()))
         if self._scaled is None or self._scaled[0] != (w, h):
-            array = resize_for_display(self._array, (w, h))
-            self._scaled = ((w, h), array, to_qimage(array))
+            self._scaled = ((w, h), *to_display_qimage(resize_for_display(self._array, (w, h))))
         return self._scaled[2], QRectF(round(target.left()), round(target.top()), w, h)
 
     def has_image(self) -> bool:
