@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from PyQt6.QtCore import QPointF, QRectF, Qt
-from PyQt6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
+from PyQt6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 from .quality_colours import text_colour_on
@@ -20,6 +20,10 @@ class Marker:
     y: float
     text: str
     colour: QColor
+
+
+# Score markers drawn once and kept (texts "1.0".."5.0" and "×" in their colours, at one or two sizes).
+MAX_SPRITES = 512
 
 
 def resize_for_display(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -74,6 +78,7 @@ class ImagePanel(QWidget):
         self.message_colour = QColor(255, 200, 80)
         self.dimmed = False
         self._scaled: tuple[tuple[int, int], np.ndarray, QImage] | None = None
+        self._sprites: dict[tuple[str, int, int], QImage] = {}
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 200)
 
@@ -149,22 +154,41 @@ class ImagePanel(QWidget):
         if not self.markers:
             return
         size = max(12, min(18, int(target.height() / 36)))
-        painter.setFont(self._font(size, bold=True))
-        metrics = painter.fontMetrics()
         for marker in self.markers:
             if not (np.isfinite(marker.x) and np.isfinite(marker.y)):
                 continue
-            centre = QPointF(target.left() + marker.x * target.width(), target.top() + marker.y * target.height())
-            w = metrics.horizontalAdvance(marker.text) + size * 0.8
+            sprite = self._marker_sprite(marker.text, marker.colour, size)
+            x = target.left() + marker.x * target.width() - sprite.width() / 2
+            y = target.top() + marker.y * target.height() - sprite.height() / 2
+            painter.drawImage(QPointF(round(x), round(y)), sprite)
+
+    def _marker_sprite(self, text: str, colour: QColor, size: int) -> QImage:
+        """A score marker (rounded box, outline, text) drawn once per text, colour and size, then blitted: the
+        antialiased paths and text of eight markers cost the UI thread more than the frame itself."""
+        key = (text, colour.rgba(), size)
+        sprite = self._sprites.get(key)
+        if sprite is None:
+            font = self._font(size, bold=True)
+            w = QFontMetricsF(font).horizontalAdvance(text) + size * 0.8
             h = size * 1.45
-            box = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
+            sprite = QImage(int(np.ceil(w)) + 4, int(np.ceil(h)) + 4, QImage.Format.Format_ARGB32_Premultiplied)
+            sprite.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(sprite)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setFont(font)
+            box = QRectF((sprite.width() - w) / 2, (sprite.height() - h) / 2, w, h)
             path = QPainterPath()
             path.addRoundedRect(box, h / 3, h / 3)
-            painter.fillPath(path, marker.colour)
+            painter.fillPath(path, colour)
             painter.setPen(QPen(QColor(0, 0, 0, 200), 1.5))
             painter.drawPath(path)
-            painter.setPen(text_colour_on(marker.colour))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, marker.text)
+            painter.setPen(text_colour_on(colour))
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            painter.end()
+            if len(self._sprites) >= MAX_SPRITES:
+                self._sprites.clear()
+            self._sprites[key] = sprite
+        return sprite
 
     def _draw_centred(self, painter: QPainter, text: str, colour: QColor, size: int, boxed: bool = False) -> None:
         painter.setFont(self._font(size, bold=boxed))

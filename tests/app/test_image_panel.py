@@ -29,3 +29,23 @@ def test_the_panel_draws_the_frame_as_large_as_fits(qtbot):
     assert (left.red(), left.green(), left.blue()) == (200, 30, 10)
     assert (right.red(), right.green(), right.blue()) == (0, 0, 0)
     assert shot.pixelColor(10, 100).red() == 0          # outside the square image: background
+
+
+def test_score_markers_are_drawn_where_their_regions_are_and_their_drawings_are_kept_within_bounds(qtbot):
+    from PyQt6.QtGui import QColor
+
+    from app.image_panel import MAX_SPRITES, Marker
+
+    panel = ImagePanel()
+    qtbot.addWidget(panel)
+    panel.resize(300, 300)
+    panel.set_image(np.full((100, 100), 90, np.uint8))
+    panel.markers = [Marker(0.25, 0.25, "4.5", QColor(20, 200, 60))]
+    shot = panel.grab().toImage()
+    rgb = np.array([[shot.pixelColor(x, y).getRgb()[:3] for x in range(300)] for y in range(300)])
+    green = (rgb[..., 1] > 150) & (rgb[..., 0] < 80)
+    ys, xs = np.nonzero(green)
+    assert green.sum() > 50 and abs(ys.mean() - 75) < 4 and abs(xs.mean() - 75) < 8
+    for k in range(MAX_SPRITES + 100):                 # many distinct markers: the kept drawings stay bounded
+        panel._marker_sprite(f"{k}", QColor(k % 255, 0, 0), 14)
+    assert len(panel._sprites) <= MAX_SPRITES
