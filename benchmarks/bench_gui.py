@@ -82,14 +82,29 @@ def main() -> int:
     timer.timeout.connect(tick)
     timer.start()
 
+    # Qt's own event loop, as the app runs it (a polling loop would wake the UI thread 500 times a second).
     deadline = time.perf_counter() + args.warmup + args.seconds
-    ui_cpu_start = None
-    while time.perf_counter() < deadline and window.worker is not None and window.worker.state != "failed":
-        if ui_cpu_start is None and time.perf_counter() >= deadline - args.seconds:
-            ui_cpu_start = time.thread_time()
-        app.processEvents()
-        time.sleep(0.002)
-    ui_cpu = (time.thread_time() - ui_cpu_start) if ui_cpu_start is not None else float("nan")
+    ui_cpu = {}
+
+    def begin_measuring() -> None:
+        ui_cpu["start"] = time.thread_time()
+
+    def end() -> None:
+        ui_cpu["end"] = time.thread_time()
+        app.quit()
+
+    def check_failed() -> None:
+        if window.worker is None or window.worker.state == "failed":
+            end()
+
+    QTimer.singleShot(int(args.warmup * 1000), begin_measuring)
+    QTimer.singleShot(int((args.warmup + args.seconds) * 1000), end)
+    watchdog = QTimer()
+    watchdog.timeout.connect(check_failed)
+    watchdog.start(250)
+    app.exec()
+    watchdog.stop()
+    ui_cpu = ui_cpu["end"] - ui_cpu["start"] if "start" in ui_cpu and "end" in ui_cpu else float("nan")
     if window.failure:
         print(f"error: {window.failure}", file=sys.stderr)
         window.close()
