@@ -52,6 +52,7 @@ class AugmentConfig:
     p_wall_fade: float = 0.35                          # a wall along the beam sinks towards the noise floor
     wall_fade: tuple[float, float] = (0.03, 0.5)       # remaining echo (labels kept: experts draw faint walls)
     p_apex_haze: float = 0.2                           # near-field clutter over the apex
+    p_native: float = 0.0                              # the source screen as stored (mirror and grey levels only)
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,13 @@ def reimage(src: Source, rng: np.random.Generator, cfg: AugmentConfig = AugmentC
     return screen, lab
 
 
+def native(src: Source, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The source screen as its scanner stored it (left-right mirrored sometimes)."""
+    if rng.random() < cfg.p_mirror:
+        return np.ascontiguousarray(src.image[:, ::-1]), np.ascontiguousarray(src.labels[:, ::-1])
+    return src.image, src.labels
+
+
 def grey_levels(image: np.ndarray, sector: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Gain, TGC, gamma, dynamic range, speckle and noise inside the fan; float32 0–255."""
     size = image.shape[0]
@@ -283,7 +291,10 @@ def apex_haze(image: np.ndarray, sector: np.ndarray, rng: np.random.Generator) -
 def augment(src: Source, rng: np.random.Generator, cfg: AugmentConfig = AugmentConfig(),
             size: int = NETWORK_SIZE) -> tuple[np.ndarray, np.ndarray]:
     """A training pair as the network sees it: (float32 0–255 (size, size), uint8 labels (size, size))."""
-    screen, lab = reimage(src, rng, cfg)
+    if cfg.p_native > 0 and rng.random() < cfg.p_native:
+        screen, lab = native(src, rng, cfg)
+    else:
+        screen, lab = reimage(src, rng, cfg)
     view = network_view(screen, None, size)
     labels = view.framing.to_network(lab, nearest=True) * view.sector
     image = view.image.astype(np.float32)

@@ -85,6 +85,10 @@ def render(folder: Path) -> str:
         if validation else "No validation split (trained on every patient)."
     speed_text = (_speed_rows(speed) + f"\n\n{speed.get('machine', '')}") if speed else \
         "Not measured yet: run `benchmarks/bench_segmentation.py`."
+    native = float(run.get("native_share", 0.0))
+    native_text = (f"{native:.0%} of the training frames are shown as stored (mirrored, grey levels varied, as below), "
+                   f"so the network also sees CAMUS's own look; the other {1 - native:.0%} are ") if native > 0 else \
+        "every training frame is "
     exploration = EXPLORATION_FILE.read_text() if EXPLORATION_FILE.is_file() else ""
     real_file = folder / "real_frames.json"
     real_text = (_real_frame_rows(json.loads(real_file.read_text())) + "\n\nMeasured with `python -m training.segmentation.real_frames "
@@ -132,7 +136,7 @@ two- or four-chamber B-mode frame as background, left-ventricular cavity (LV), m
 weight decay {run['weight_decay']}, cross-entropy + soft Dice, exported weights are an exponential moving average
 (decay {run['ema']}); {run['train_minutes']:.0f} min on 2 CPU cores). Widths {run['widths']}, encoder depths {run['depths']}.
 
-Scanner and setting variation (`training/segmentation/augment.py`): every training frame is re-imaged as another
+Scanner and setting variation (`training/segmentation/augment.py`): {native_text}re-imaged as another
 scanner would show it — a new screen of any size and aspect, a new fan (opening 60–110°, any depth, apex inside or
 above the screen), the heart zoomed 0.7–1.4, stretched anisotropically 0.75–1.33 (CAMUS frames were stretched to
 square), rotated ±12° and shifted, fan parts the source does not cover filled with magnified tissue of the same

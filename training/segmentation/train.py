@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="mark the model for mirror averaging (metadata mirror_average=1: the app averages the scores of "
                         "the frame and its mirror image, except where it needs speed, e.g. live)")
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
+    p.add_argument("--native-share", type=float, default=0.0,
+                   help="share of training frames shown as stored (no re-imaging; mirror and grey levels only)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=30)
     p.add_argument("--stop-after", type=int, default=0,
@@ -137,7 +139,7 @@ def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], v
     """Train `model`, keeping its exponential moving average in `ema`; returns the per-epoch history."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     rng = np.random.default_rng(args.seed)
-    cfg = AugmentConfig()
+    cfg = AugmentConfig(p_native=args.native_share)
     steps_per_epoch = len(train_set) // args.batch
     total = steps_per_epoch * args.epochs
     step, history, started = 0, [], time.time()
@@ -215,7 +217,7 @@ def train(args: argparse.Namespace) -> dict:
         "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs,
         "stop_after": args.stop_after or args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
-        "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "parameters": count_parameters(model),
+        "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "native_share": args.native_share, "parameters": count_parameters(model),
         "command": command,
         "train_frames": len(train_set), "train_patients": len({s.patient for s in train_set}),
         "val_frames": len(val_set), "val_patients": sorted({s.patient for s in val_set}),

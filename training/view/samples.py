@@ -89,14 +89,16 @@ def turned(sample: Sample, rng: np.random.Generator) -> Source:
 
 
 def camus_samples(samples: list[Sample], per_frame: int, turned_per_frame: int, zoomed_per_frame: int,
-                  rng: np.random.Generator) -> Bank:
-    """Re-imaged CAMUS frames (a2c/a4c), turned hearts and zoomed-in fans (other), grouped by patient."""
+                  rng: np.random.Generator, native_share: float = 0.0) -> Bank:
+    """Re-imaged CAMUS frames (a2c/a4c; `native_share` of them as stored, grey levels varied), turned hearts and
+    zoomed-in fans (other), grouped by patient."""
     images, labels, groups, kinds = [], [], [], []
     zoom_cfg = replace(VIEW_AUGMENT, zoom=(2.6, 5.0))
+    view_cfg = replace(VIEW_AUGMENT, p_native=native_share)
     for k, sample in enumerate(samples):
         src = source_of(sample.image, sample.mask)
         for _ in range(per_frame):
-            image, _ = augment(src, rng, VIEW_AUGMENT)
+            image, _ = augment(src, rng, view_cfg)
             images.append(_as_input(image)); labels.append(view_of(sample.name))
             groups.append(sample.patient); kinds.append("camus")
         for _ in range(turned_per_frame):

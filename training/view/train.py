@@ -48,6 +48,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--native-share", type=float, default=0.0,
+                   help="share of the CAMUS copies shown as stored (no re-imaging; mirror and grey levels only)")
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=False,
                    help="average with the mirror image (validation and the exported graph); measured: A2C vs A4C "
                         "0.926 with it, 0.940 without (5 folds by patient), so off by default")
@@ -64,7 +66,8 @@ def build_bank(args: argparse.Namespace, camus: list) -> S.Bank:
         log.info("samples from %s", cache)
         return S.Bank(data["images"], data["labels"], list(data["groups"]), list(data["kinds"]))
     rng = np.random.default_rng(args.seed)
-    banks = [S.camus_samples(camus, args.per_frame, max(1, args.per_frame // 5), max(1, args.per_frame // 10), rng),
+    banks = [S.camus_samples(camus, args.per_frame, max(1, args.per_frame // 5), max(1, args.per_frame // 10), rng,
+                               args.native_share),
              S.dicom_samples(Path(args.negatives), 6 * args.per_frame // 2, args.per_frame // 2, rng),
              S.synthetic_samples(12 * args.per_frame, 4 * args.per_frame, 4 * args.per_frame, camus, rng)]
     bank = S.concatenate(banks)
