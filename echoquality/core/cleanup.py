@@ -6,12 +6,15 @@ Rules (canonical framing: apex at the top):
 - MYO: the largest component touching the LV (a ring around it, open at the base); none when the
   LV is missing.
 - LA: the largest component whose centre lies below the LV's centre (further from the apex).
+- Wall completion: MYO laid along a bare stretch of the LV border (`echoquality.core.wall`).
 Everything else becomes background. Label values: 0 background, 1 LV, 2 MYO, 3 LA, 4 AO.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from .wall import complete_wall
 
 BACKGROUND, LV, MYO, LA, AO = 0, 1, 2, 3, 4
 
@@ -40,8 +43,11 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return filled.astype(bool)
 
 
-def clean_labels(labels: np.ndarray, sector: np.ndarray | None = None) -> np.ndarray:
-    """The cleaned label map (see the module docstring); same shape and dtype as `labels`."""
+def clean_labels(labels: np.ndarray, sector: np.ndarray | None = None, complete: bool = True) -> np.ndarray:
+    """The cleaned label map (see the module docstring); same shape and dtype as `labels`.
+
+    `complete`: lay the wall along bare stretches of the LV border (`echoquality.core.wall`).
+    """
     lab = np.asarray(labels)
     if sector is not None:
         lab = np.where(sector, lab, BACKGROUND)
@@ -70,4 +76,4 @@ def clean_labels(labels: np.ndarray, sector: np.ndarray | None = None) -> np.nda
     out[lv] = LV
     ao = _largest(lab == AO)
     out[ao & (out == BACKGROUND)] = AO
-    return out
+    return complete_wall(out, sector) if complete else out

@@ -57,12 +57,16 @@ def _speed_rows(speed: dict) -> str:
 
 def _real_frame_rows(checks: list[dict]) -> str:
     rows = ["| loop | frames | one LV, MYO, LA inside the fan (raw output) | labelled pixels outside the fan (raw) | "
-            "six myocardial regions valid | all eight valid | wall thickness mm: median (p5–p95) | MYO frame-to-frame Dice |",
+            "six myocardial regions valid (network's walls alone; wall completed in) | all eight valid | "
+            "wall thickness mm: median (p5–p95) | MYO frame-to-frame Dice |",
             "|---|---|---|---|---|---|---|---|"]
     for r in checks:
         w = r["wall_thickness_mm"]
+        alone = r.get("six_myocardial_regions_valid_network_walls_only")
+        six = f"{r['six_myocardial_regions_valid']:.0%}" + (
+            f" ({alone:.0%}; {r['wall_completed']:.0%} of frames)" if alone is not None else "")
         rows.append(f"| {Path(r['loop']).name} | {r['frames']} | {r['one_lv_myo_la_inside_fan_raw']:.0%} | "
-                    f"{r['labelled_pixels_outside_fan_raw']:.1%} | {r['six_myocardial_regions_valid']:.0%} | "
+                    f"{r['labelled_pixels_outside_fan_raw']:.1%} | {six} | "
                     f"{r['all_eight_regions_valid']:.0%} | {w['median']:.1f} ({w['p5']:.1f}–{w['p95']:.1f}) | "
                     f"{r['myo_frame_to_frame_dice']:.3f} |")
     return "\n".join(rows)
@@ -151,6 +155,16 @@ additive noise. Validation frames take the app's path untouched: framing, networ
 
 ## Real loops without labels (the real-frame check)
 {real_text}
+
+## Wall completion (part of the app's clean-up)
+Where the network leaves a stretch of the LV border with no wall next to it (a faint lateral wall the beam
+misses: the network stops the LV at the noise instead), `echoquality.core.wall` lays the myocardium there at the
+thickness of the wall the network did draw, inside the fan and never across the valve plane, as experts draw faint
+walls; the quality stage then scores what the image shows there (low where the wall is not visible) instead of
+leaving the region without a score. It acts only when the drawn wall lines at least 40 % of the LV border. On the
+149 CAMUS frames it changed 8 (none of the held-out ones: the Dice above is unchanged), all eight towards the
+cardiologists' masks: MYO Dice 0.60 -> 0.76 on average (each frame +0.07 to +0.26; `tests/core/test_wall.py`
+checks three of them). On the echotk loop it completed the lateral wall in half of the frames.
 
 ## Speed (one frame per call, through `echoquality.inference.registry`, argmax included)
 {speed_text}

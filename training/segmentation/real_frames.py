@@ -9,7 +9,8 @@ app's own framing, segmentation, clean-up and region division:
   and the share of labelled pixels the network put outside the fan (both before the clean-up);
 - after the clean-up: share of frames with an LV, MYO and LA; MYO wall thickness in mm (median,
   p5, p95 of the local thickness along the wall's ridge, frames pooled; real walls are ~6–15 mm);
-  share of frames with all six myocardial regions valid, and with all eight;
+  share of frames with all six myocardial regions valid (also from the network's walls alone, and
+  the share of frames whose wall the clean-up completed: `echoquality.core.wall`), and with all eight;
   frame-to-frame Dice of the MYO (consecutive frames);
 - a montage PNG per loop (12 frames: contours of LV/MYO/LA and the regions).
 Spacing comes from the file; the E95 MP4 stores none, so the app's default (frame height = 160 mm)
@@ -74,6 +75,7 @@ def check_loop(path: Path, model, framing: str = "fan", montage_dir: Path | None
     """The real-frame numbers of one loop (see the module docstring)."""
     source = open_source(str(path))
     one_each, outside, present, six, eight, thickness, f2f, tiles = [], [], [], [], [], [], [], []
+    six_drawn, completed = [], []
     previous_myo, box = None, None
     frames = list(source)
     keep = set(np.linspace(0, len(frames) - 1, min(12, len(frames))).round().astype(int).tolist())
@@ -89,6 +91,10 @@ def check_loop(path: Path, model, framing: str = "fan", montage_dir: Path | None
         spacing = nv.framing.network_spacing
         regions = divide_myocardium(labels, spacing, nv.sector, view)
         six.append(bool(regions.valid[:6].all()))
+        drawn = clean_labels(raw, nv.sector, complete=False)     # the network's own walls, not completed
+        completed.append(bool((drawn != labels).any()))
+        six_drawn.append(bool(divide_myocardium(drawn, spacing, nv.sector, view).valid[:6].all()) if completed[-1]
+                         else six[-1])
         eight.append(bool(regions.valid.all()))
         thickness.append(wall_thickness_mm(labels == MYO, float(np.sqrt(spacing[0] * spacing[1]))))
         myo = labels == MYO
@@ -104,6 +110,8 @@ def check_loop(path: Path, model, framing: str = "fan", montage_dir: Path | None
         "labelled_pixels_outside_fan_raw": float(np.mean(outside)),
         "lv_myo_la_present": float(np.mean(present)),
         "six_myocardial_regions_valid": float(np.mean(six)),
+        "six_myocardial_regions_valid_network_walls_only": float(np.mean(six_drawn)),
+        "wall_completed": float(np.mean(completed)),
         "all_eight_regions_valid": float(np.mean(eight)),
         "wall_thickness_mm": {"median": float(np.median(walls)) if walls.size else None,
                               "p5": float(np.percentile(walls, 5)) if walls.size else None,
@@ -141,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{Path(loop).name} ({r['frames']} frames, {model.name}, framing {framing}): "
               f"one LV/MYO/LA inside fan (raw) {r['one_lv_myo_la_inside_fan_raw']:.0%}, "
               f"labels outside fan (raw) {r['labelled_pixels_outside_fan_raw']:.1%}, "
-              f"LV/MYO/LA present {r['lv_myo_la_present']:.0%}, six myocardial regions {r['six_myocardial_regions_valid']:.0%}, "
+              f"LV/MYO/LA present {r['lv_myo_la_present']:.0%}, six myocardial regions {r['six_myocardial_regions_valid']:.0%} "
+              f"(network's walls alone {r['six_myocardial_regions_valid_network_walls_only']:.0%}, wall completed in "
+              f"{r['wall_completed']:.0%} of frames), "
               f"all eight {r['all_eight_regions_valid']:.0%}, wall thickness median {w['median']:.1f} mm "
               f"(p5 {w['p5']:.1f}, p95 {w['p95']:.1f}), MYO frame-to-frame Dice {r['myo_frame_to_frame_dice']:.3f}")
     if args.json:
