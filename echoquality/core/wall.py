@@ -29,8 +29,16 @@ BASE_FACING = 0.7
 THICKNESS_BOUNDS = (3.0, 14.0)
 
 
+_COVER = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * COVERED_PX + 1, 2 * COVERED_PX + 1))
+
+
 def _border(mask: np.ndarray) -> np.ndarray:
     return mask & ~cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _covered(mask: np.ndarray) -> np.ndarray:
+    """Pixels within COVERED_PX of `mask` (a small dilation: cheap enough for every frame)."""
+    return cv2.dilate(mask.astype(np.uint8), _COVER).astype(bool)
 
 
 def _near(mask: np.ndarray, px: float) -> np.ndarray:
@@ -50,7 +58,7 @@ def facing_base(lv: np.ndarray) -> np.ndarray:
 def wall_thickness_px(labels: np.ndarray) -> float:
     """The existing wall's mean thickness in pixels: its area over the length of LV border it covers."""
     myo = labels == MYO
-    covered = _border(labels == LV) & _near(myo, COVERED_PX)
+    covered = _border(labels == LV) & _covered(myo)
     if covered.sum() < 10:
         return THICKNESS_BOUNDS[0] * 2
     return float(np.clip(myo.sum() / covered.sum(), *THICKNESS_BOUNDS))
@@ -68,12 +76,15 @@ def complete_wall(labels: np.ndarray, sector: np.ndarray | None = None) -> np.nd
     if not lv.any() or not myo.any():
         return lab
     border = _border(lv)
-    if (border & _near(myo, COVERED_PX)).sum() < MIN_WALL_SHARE * border.sum():
+    length = int(border.sum())
+    if int((border & _covered(myo)).sum()) < MIN_WALL_SHARE * length:
         return lab
-    bare = border & ~_near(myo | la, COVERED_PX) & ~facing_base(lv)
+    bare = border & ~_covered(myo | la)
+    if bare.sum() < MIN_BARE_SHARE * length:      # most frames end here, after three small morphologies
+        return lab
     thickness = wall_thickness_px(lab)
-    bare &= ~_near(la, 2 * thickness)
-    if bare.sum() < MIN_BARE_SHARE * border.sum():
+    bare &= ~facing_base(lv) & ~_near(la, 2 * thickness)
+    if bare.sum() < MIN_BARE_SHARE * length:
         return lab
     band = _near(bare, thickness) & _near(lv, thickness) & ~lv & ~la & (lab != MYO)
     if sector is not None:
