@@ -22,7 +22,7 @@ class Marker:
     colour: QColor
 
 
-# Score markers drawn once and kept (texts "1.0".."5.0" and "×" in their colours, at one or two sizes).
+# Score markers and corner labels drawn once and kept (texts "1.0".."5.0" and "×" in their colours, wall names).
 MAX_SPRITES = 512
 
 
@@ -69,7 +69,6 @@ class ImagePanel(QWidget):
     def __init__(self, placeholder: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self._array: np.ndarray | None = None
-        self._image: QImage | None = None
         self.placeholder = placeholder
         self.corner_left = ""
         self.corner_right = ""
@@ -78,13 +77,12 @@ class ImagePanel(QWidget):
         self.message_colour = QColor(255, 200, 80)
         self.dimmed = False
         self._scaled: tuple[tuple[int, int], np.ndarray, QImage] | None = None
-        self._sprites: dict[tuple[str, int, int], QImage] = {}
+        self._sprites: dict[tuple, QImage] = {}
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 200)
 
     def set_image(self, array: np.ndarray | None) -> None:
         self._array = None if array is None else np.ascontiguousarray(array, dtype=np.uint8)
-        self._image = None if self._array is None else to_qimage(self._array)
         self._scaled = None
         self.update()
 
@@ -96,7 +94,7 @@ class ImagePanel(QWidget):
         return self._scaled[2], QRectF(round(target.left()), round(target.top()), w, h)
 
     def has_image(self) -> bool:
-        return self._image is not None
+        return self._array is not None
 
     def set_message(self, text: str, colour: QColor | None = None) -> None:
         self.message = text
@@ -106,27 +104,29 @@ class ImagePanel(QWidget):
 
     def image_rect(self) -> QRectF:
         """Where the image is drawn (aspect kept, centred)."""
-        if self._image is None:
+        if self._array is None:
             return QRectF(self.rect())
-        w, h = self._image.width(), self._image.height()
+        h, w = self._array.shape[:2]
         scale = min(self.width() / w, self.height() / h)
         dw, dh = w * scale, h * scale
         return QRectF((self.width() - dw) / 2, (self.height() - dh) / 2, dw, dh)
 
     def paintEvent(self, event) -> None:
+        # PyQt holds the GIL through every painter call: fill only the margins the frame leaves, blit the frame
+        # once, and draw texts from kept drawings (`_sprite`) — the analysis threads wait while the UI paints.
         painter = QPainter(self)
-        painter.fillRect(self.rect(), self.BACKGROUND)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         target = self.image_rect()
-        if self._image is not None:
+        if self._array is not None:
             image, target = self._display_image(target)
+            self._fill_margins(painter, target)
             painter.drawImage(target.topLeft(), image)
             if self.dimmed:
                 painter.fillRect(target, QColor(0, 0, 0, 140))
             self._draw_corners(painter, target)
             self._draw_markers(painter, target)
-        elif self.placeholder and not self.message:
+        else:
+            painter.fillRect(self.rect(), self.BACKGROUND)
+        if self._array is None and self.placeholder and not self.message:
             self._draw_centred(painter, self.placeholder, QColor(150, 155, 165), 18)
         if self.message:
             self._draw_centred(painter, self.message, self.message_colour, 20, boxed=True)
@@ -138,17 +138,51 @@ class ImagePanel(QWidget):
         font.setBold(bold)
         return font
 
+    def _fill_margins(self, painter: QPainter, target: QRectF) -> None:
+        """The background around the frame (the frame itself is drawn over, so it is not filled first)."""
+        w, h = self.width(), self.height()
+        left, top = int(target.left()), int(target.top())
+        right, bottom = left + int(target.width()), top + int(target.height())
+        for x, y, dx, dy in ((0, 0, w, top), (0, bottom, w, h - bottom), (0, top, left, bottom - top),
+                             (right, top, w - right, bottom - top)):
+            if dx > 0 and dy > 0:
+                painter.fillRect(x, y, dx, dy, self.BACKGROUND)
+
     def _draw_corners(self, painter: QPainter, target: QRectF) -> None:
         size = max(13, min(20, int(target.height() / 32)))
-        painter.setFont(self._font(size, bold=True))
         margin = size * 0.6
-        box = QRectF(target.left() + margin, target.top() + margin, target.width() / 2 - margin, size * 1.6)
-        painter.setPen(QColor(235, 235, 235))
         if self.corner_left:
-            painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, self.corner_left)
+            painter.drawImage(QPointF(round(target.left() + margin), round(target.top() + margin)),
+                              self._text_sprite(self.corner_left, size))
         if self.corner_right:
-            painter.drawText(box.translated(target.width() / 2 - margin, 0),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, self.corner_right)
+            sprite = self._text_sprite(self.corner_right, size)
+            painter.drawImage(QPointF(round(target.right() - margin - sprite.width()), round(target.top() + margin)),
+                              sprite)
+
+    def _text_sprite(self, text: str, size: int) -> QImage:
+        """A corner label (bold, light grey) drawn once per text and size, then blitted."""
+        key = ("text", text, size)
+        sprite = self._sprites.get(key)
+        if sprite is None:
+            font = self._font(size, bold=True)
+            metrics = QFontMetricsF(font)
+            sprite = QImage(int(np.ceil(metrics.horizontalAdvance(text))) + 2, int(np.ceil(metrics.height())) + 2,
+                            QImage.Format.Format_ARGB32_Premultiplied)
+            sprite.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(sprite)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setFont(font)
+            painter.setPen(QColor(235, 235, 235))
+            painter.drawText(QRectF(1, 1, sprite.width() - 2, sprite.height() - 2),
+                             Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
+            painter.end()
+            self._keep_sprite(key, sprite)
+        return sprite
+
+    def _keep_sprite(self, key: tuple, sprite: QImage) -> None:
+        if len(self._sprites) >= MAX_SPRITES:
+            self._sprites.clear()
+        self._sprites[key] = sprite
 
     def _draw_markers(self, painter: QPainter, target: QRectF) -> None:
         if not self.markers:
@@ -165,7 +199,7 @@ class ImagePanel(QWidget):
     def _marker_sprite(self, text: str, colour: QColor, size: int) -> QImage:
         """A score marker (rounded box, outline, text) drawn once per text, colour and size, then blitted: the
         antialiased paths and text of eight markers cost the UI thread more than the frame itself."""
-        key = (text, colour.rgba(), size)
+        key = ("marker", text, colour.rgba(), size)
         sprite = self._sprites.get(key)
         if sprite is None:
             font = self._font(size, bold=True)
@@ -185,12 +219,11 @@ class ImagePanel(QWidget):
             painter.setPen(text_colour_on(colour))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
             painter.end()
-            if len(self._sprites) >= MAX_SPRITES:
-                self._sprites.clear()
-            self._sprites[key] = sprite
+            self._keep_sprite(key, sprite)
         return sprite
 
     def _draw_centred(self, painter: QPainter, text: str, colour: QColor, size: int, boxed: bool = False) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setFont(self._font(size, bold=boxed))
         area = QRectF(self.rect()).adjusted(24, 24, -24, -24)
         flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap

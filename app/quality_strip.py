@@ -25,6 +25,7 @@ class QualityHistory:
     def __init__(self, seconds: float = 10.0):
         self.seconds = seconds
         self._samples: deque[tuple[float, np.ndarray]] = deque()
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None   # (times, scores) built once per change
 
     def add(self, time_s: float, scores: np.ndarray) -> None:
         if self._samples and time_s < self._samples[-1][0]:
@@ -32,30 +33,42 @@ class QualityHistory:
         self._samples.append((float(time_s), np.asarray(scores, np.float64).copy()))
         while self._samples and self._samples[0][0] < time_s - self.seconds:
             self._samples.popleft()
+        self._arrays = None
 
     def clear(self) -> None:
         self._samples.clear()
+        self._arrays = None
+
+    def _built(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._arrays is None:
+            self._arrays = (np.array([t for t, _ in self._samples], np.float64),
+                            np.array([s for _, s in self._samples], np.float64).reshape(-1, N_REGIONS))
+        return self._arrays
 
     def __len__(self) -> int:
         return len(self._samples)
+
+    def latest(self) -> np.ndarray:
+        """The newest sample's (8,) scores (NaN when empty)."""
+        return self._samples[-1][1].copy() if self._samples else np.full(N_REGIONS, np.nan)
 
     @property
     def end_time(self) -> float | None:
         return self._samples[-1][0] if self._samples else None
 
     def times(self) -> np.ndarray:
-        return np.array([t for t, _ in self._samples], np.float64)
+        return self._built()[0].copy()
 
     def scores(self) -> np.ndarray:
         """(n, 8) scores, oldest first."""
-        return np.array([s for _, s in self._samples], np.float64).reshape(-1, N_REGIONS)
+        return self._built()[1].copy()
 
     def runs(self, region: int) -> list[tuple[float, float, int]]:
         """(start, end, category) stretches of one region (category 0: invalid), oldest first."""
         if not self._samples:
             return []
-        times = self.times()
-        cats = quality_category(self.scores()[:, region])
+        times, scores = self._built()
+        cats = quality_category(scores[:, region])
         ends = np.append(np.minimum(times[1:], times[:-1] + MAX_GAP_S), times[-1] + 1e-3)
         # a new run starts where the category changes or where a gap cut the previous sample short
         starts = np.flatnonzero(np.r_[True, (cats[1:] != cats[:-1]) | (ends[:-1] < times[1:])])
@@ -114,7 +127,7 @@ class QualityStrip(QWidget):
         x1 = self.width() - self.VALUE_WIDTH - 6
         width = max(x1 - x0, 10)
         end = self.history.end_time
-        latest = self.history.scores()[-1] if len(self.history) else np.full(N_REGIONS, np.nan)
+        latest = self.history.latest()
         names = region_labels(self.view)
         for r in range(N_REGIONS):
             y = top + r * row_h

@@ -99,7 +99,7 @@ def test_quality_history_keeps_last_seconds_and_restarts_when_time_goes_back():
     runs = history.runs(0)
     assert [cat for _, _, cat in runs] == [2, 4]
     history.add(0.0, np.full(N_REGIONS, np.nan))
-    assert len(history) == 1 and history.runs(3)[0][2] == 0
+    assert len(history) == 1 and history.runs(3)[0][2] == 0 and np.isnan(history.latest()).all()
 
 
 def test_stream_stats_counts_frames_never_shown():
