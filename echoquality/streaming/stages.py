@@ -22,7 +22,7 @@ from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_imag
                                    view_confidence)
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 from echoquality.streaming import codec
-from echoquality.streaming.bridge import FrameStreamer, Stage
+from echoquality.streaming.bridge import FrameStreamer, Stage, input_images
 from echoquality.streaming.codec import to_fast, to_numpy
 
 log = logging.getLogger(__name__)
@@ -227,7 +227,7 @@ class Results(Stage):
         self.on_result, self.method, self.streamer = on_result, method, streamer
 
     def execute(self) -> None:
-        images = dict(zip(self.inputs, (self.getInputData(i) for i in range(self.n_inputs))))
+        images = dict(zip(self.inputs, input_images(self, self.n_inputs)))
         frame = images["frame"]
         try:
             if not codec.is_end_marker(frame):
