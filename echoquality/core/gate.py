@@ -121,18 +121,18 @@ def _hue_kind(hues: np.ndarray) -> str | None:
     return "both" if warm >= 0.25 and cool >= 0.25 else None
 
 
-def colour_scale_shown(coloured: np.ndarray, hue: np.ndarray) -> bool:
-    """Whether coloured parts (binary map, OpenCV hues 0-180 of the same pixels) draw a colour-flow velocity scale.
+def colour_scale_shown(labels: np.ndarray, stats: np.ndarray, hue: np.ndarray) -> bool:
+    """Whether coloured parts (their `cv2.connectedComponentsWithStats` labels and stats; OpenCV hues 0-180 of the
+    same pixels) draw a colour-flow velocity scale.
 
     The scale is a narrow upright bar, warm (towards the probe) and cool (away) stacked in one column,
     usually split by a grey zero line; it is on screen whenever colour Doppler is on, flow or not.
     Tinted grey maps (one hue, unsaturated), ECG traces and text do not make one.
     """
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
     bars: list[tuple[str, int, int, int, int]] = []
-    for i in range(1, n):
+    for i in range(1, len(stats)):
         x, y, w, h, area = (int(v) for v in stats[i])
-        if h < SCALE_MIN_HEIGHT * coloured.shape[0] or h < SCALE_ASPECT * w or area < 0.6 * w * h:
+        if h < SCALE_MIN_HEIGHT * labels.shape[0] or h < SCALE_ASPECT * w or area < 0.6 * w * h:
             continue
         kind = _hue_kind(hue[y:y + h, x:x + w][labels[y:y + h, x:x + w] == i])
         if kind == "both":
@@ -172,8 +172,8 @@ def colour_evidence(image: np.ndarray) -> ColourEvidence:
     scale = False
     if coloured.any():
         coloured = cv2.morphologyEx(coloured, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        scale = colour_scale_shown(coloured, hsv[:, :, 0])
         n, labels, stats, _ = cv2.connectedComponentsWithStats(coloured, connectivity=8)
+        scale = colour_scale_shown(labels, stats, hsv[:, :, 0])
         if n > 1:   # drop line-like parts (an ECG trace, calipers): mean thickness = area / longer side
             long_side = np.maximum(stats[1:, cv2.CC_STAT_WIDTH], stats[1:, cv2.CC_STAT_HEIGHT])
             keep = np.concatenate([[False], stats[1:, cv2.CC_STAT_AREA] >= MIN_COLOUR_THICKNESS * long_side])
