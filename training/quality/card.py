@@ -146,8 +146,9 @@ with their out-of-fold regional scores.
 Montage: `docs/quality_loops.png` (four frames of each loop, regions coloured by score). Through the
 canonical framing (`echoquality.core.framing.network_view`; the model declares `framing=fan` in its ONNX
 metadata). E95: the apex (near-field clutter) scores lowest, the basal walls highest. echotk: the faint
-lateral wall (image right) scores below the septum (mid 3.4 against 4.5); the segmentation often loses it
-(its mid and basal regions invalid in 60 % of frames).
+lateral wall (image right) scores below the septum (mid 3.0 against 4.4); the network loses it in half of
+the frames and the clean-up's wall completion (`echoquality.core.wall`) lays it there, so its regions are
+scored in every frame (they were invalid in 60 % of frames before the completion).
 
 ## Speed (`benchmarks/bench_quality_model.py`, E95 frames, 2-core CPU)
 {speed or '(not measured)'}
