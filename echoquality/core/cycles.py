@@ -289,6 +289,20 @@ def find_cycles(area: Sequence[float], fps: float, times_s: Sequence[float] | No
     return cycles_from_phases(find_phases(area, fps), len(area), fps, times_s, segments)
 
 
+def _quantile_sorted(a: np.ndarray, q: float) -> float:
+    """The q-quantile (0..1) of an ascending array, as `np.quantile`'s default (linear) method computes it."""
+    n = len(a)
+    if n == 0:
+        return math.nan
+    pos = q * (n - 1)
+    k = int(math.floor(pos))
+    t = pos - k
+    if k + 1 >= n:
+        return float(a[n - 1])
+    lo, hi = float(a[k]), float(a[k + 1])
+    return hi - (hi - lo) * (1 - t) if t >= 0.5 else lo + (hi - lo) * t
+
+
 class OnlineCycleDetector:
     """Live ED/ES: `push` one frame's area at a time; returns the extremes confirmed by it.
 
@@ -383,7 +397,7 @@ class OnlineCycleDetector:
         end = self.n_raw - 1
         while self.n_despiked <= last:
             j = self.n_despiked
-            self.despiked[j] = float(np.median([self.raw[max(0, j - 1)], self.raw[j], self.raw[min(end, j + 1)]]))
+            self.despiked[j] = sorted((self.raw[max(0, j - 1)], self.raw[j], self.raw[min(end, j + 1)]))[1]
             self.n_despiked += 1
         found: list[Phase] = []
         while self.n_smoothed <= upto:
@@ -419,11 +433,14 @@ class OnlineCycleDetector:
             self.kept_from += 1
 
     def _threshold(self) -> float:
-        sm = np.fromiter(self.smooth, float, len(self.smooth))
-        lo, hi = np.percentile(sm, [5, 95])
-        r = np.fromiter(self.resid, float, len(self.resid))
-        noise = 1.4826 * float(np.median(np.abs(r - np.median(r))))
-        return max(HYSTERESIS * (hi - lo), NOISE_FACTOR * noise, MIN_CHANGE * float(np.median(np.abs(sm))), 1e-9)
+        # Every frame in a live view: quantiles of sorted arrays (numpy's median and percentile cost ~40 µs a
+        # call on a few hundred values, most of it overhead, on the UI thread).
+        sm = np.sort(np.fromiter(self.smooth, float, len(self.smooth)))
+        lo, hi = _quantile_sorted(sm, 0.05), _quantile_sorted(sm, 0.95)
+        r = np.sort(np.fromiter(self.resid, float, len(self.resid)))
+        noise = 1.4826 * _quantile_sorted(np.sort(np.abs(r - _quantile_sorted(r, 0.5))), 0.5)
+        size = _quantile_sorted(np.sort(np.abs(sm)), 0.5)
+        return max(HYSTERESIS * (hi - lo), NOISE_FACTOR * noise, MIN_CHANGE * size, 1e-9)
 
     def _phase(self, hit: tuple[int, str], edge: bool) -> Phase:
         i, kind = hit

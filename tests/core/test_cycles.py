@@ -258,3 +258,15 @@ def test_camus_ed_and_es_ranked_by_lv_area_within_patients():
     same_view = [(ed, es) for ed, es in pairs if ed[0] == es[0]]
     assert len(same_view) >= 5 and len(pairs) >= 10
     assert all(ed[2] > es[2] for ed, es in pairs)
+
+
+def test_quantiles_of_sorted_arrays_match_numpy():
+    from echoquality.core.cycles import _quantile_sorted
+
+    rng = np.random.default_rng(0)
+    for n in (1, 2, 3, 10, 179, 180):
+        values = rng.normal(size=n) * 50
+        ordered = np.sort(values)
+        for q in (0.0, 0.05, 0.5, 0.95, 1.0):
+            assert _quantile_sorted(ordered, q) == pytest.approx(float(np.quantile(values, q)), abs=1e-9)
+    assert np.isnan(_quantile_sorted(np.zeros(0), 0.5))
