@@ -26,8 +26,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:   # also runnable as a file: python benchmarks/bench_igtl_latency.py
-    sys.path.insert(0, str(ROOT))
 STAGE_MS: dict[str, list[float]] = {}   # time per frame in each stage of the chain (analyze)
 
 SENDER = """

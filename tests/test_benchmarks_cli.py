@@ -1,4 +1,7 @@
-"""The benchmarks scripts read (issue: keep them runnable as today) start both as modules and as files."""
+"""The benchmarks scripts read (issue: keep them runnable as today) start both as modules and as files.
+
+As files from any folder they rely on the package being installed (`scripts/setup.sh` installs it editable),
+not on path changes."""
 from __future__ import annotations
 
 import os

@@ -484,7 +484,9 @@ def test_a_colour_screen_with_a_velocity_scale_arrives_marked_colour_doppler(raw
 
     src = sources(f"igtl://127.0.0.1:{raw_scanner.port}", timeout_s=5)
     conn = raw_scanner.accept()
-    conn.sendall(rgb_bytes(grey) + rgb_bytes(scaled))
-    frames = take(src, 2)
+    frames = []
+    for pixels in (grey, scaled):     # one at a time: the receiver keeps only the newest frame
+        conn.sendall(rgb_bytes(pixels))
+        frames += take(src, 1)
     assert [f.declared_mode for f in frames] == [None, "colour_doppler"]
     assert all(f.colour is not None for f in frames)
