@@ -13,10 +13,11 @@ import time
 from typing import Callable, Iterable, Sequence
 
 import fast
+import numpy as np
 
 from echoquality.core.records import Frame
 from echoquality.streaming.codec import (add_timing, end_marker, error_marker, frame_error, frame_tag, frame_to_fast,
-                                         is_end_marker)
+                                         is_end_marker, to_fast)
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,9 @@ class Handoff:
         self.closed.set()
 
 
+_TICK = np.zeros((2, 2), np.uint8)
+
+
 class HandoffSink(Stage):
     """The front half's end: hands every frame's images (and the markers) to the back half."""
 
@@ -220,7 +224,10 @@ class HandoffSink(Stage):
     def execute(self) -> None:
         images = tuple(input_images(self, self.n_inputs))
         self.handoff.put(images)
-        self.addOutputData(0, images[0])
+        # The front half's own output only paces it (and ends it): a new image, never one of those handed off.
+        # FAST data objects are not safe to add to two pipelines from two threads at once: passing images[0]
+        # on here while the back half's streamer added it there crashed the process (about once in 500 runs).
+        self.addOutputData(0, end_marker() if is_end_marker(images[0]) else to_fast(_TICK))
 
 
 class HandoffStreamer(fast.PythonStreamer):
