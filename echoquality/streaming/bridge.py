@@ -17,7 +17,7 @@ import numpy as np
 
 from echoquality.core.records import Frame
 from echoquality.streaming.codec import (add_timing, end_marker, error_marker, frame_error, frame_tag, frame_to_fast,
-                                         is_end_marker, to_fast)
+                                         is_end_marker, to_fast, to_numpy)
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +213,11 @@ class Handoff:
 _TICK = np.zeros((2, 2), np.uint8)
 
 
+def _detached(image: "fast.Image") -> "fast.Image":
+    """A new FAST image with the pixels and frame data of `image` (an end marker: a new end marker)."""
+    return end_marker() if is_end_marker(image) else to_fast(to_numpy(image), image)
+
+
 class HandoffSink(Stage):
     """The front half's end: hands every frame's images (and the markers) to the back half."""
 
@@ -222,11 +227,12 @@ class HandoffSink(Stage):
         self.handoff = handoff
 
     def execute(self) -> None:
-        images = tuple(input_images(self, self.n_inputs))
-        self.handoff.put(images)
-        # The front half's own output only paces it (and ends it): a new image, never one of those handed off.
-        # FAST data objects are not safe to add to two pipelines from two threads at once: passing images[0]
-        # on here while the back half's streamer added it there crashed the process (about once in 500 runs).
+        images = input_images(self, self.n_inputs)
+        # The back half gets its own copies: a FAST image of the front half's pipeline, added to the back half's
+        # from another thread while the front half moved on, crashed the process (about once in 500-1000
+        # pipelines, in stress runs); copying a frame's images costs a fraction of a millisecond.
+        self.handoff.put(tuple(_detached(image) for image in images))
+        # The front half's own output only paces it (and ends it).
         self.addOutputData(0, end_marker() if is_end_marker(images[0]) else to_fast(_TICK))
 
 
