@@ -4,8 +4,8 @@
 
 Each run analyses two copies of a small noise loop (two pipelines a run, the gate stops every frame
 quickly). A crash ends the process with exit status -11 and `faulthandler`'s traces of every thread;
-a clean finish prints the number of pipelines. Session 4: about one crash in 4,800 pipelines
-(one process in 40 at the defaults), one in 1,100 before the handoff copies.
+a clean finish prints the number of pipelines. Session 4: about one crash in 6,600 pipelines
+(one process in 55 at the defaults), one in 1,100 before the handoff copies.
 """
 from __future__ import annotations
 

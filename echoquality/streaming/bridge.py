@@ -230,7 +230,7 @@ class HandoffSink(Stage):
         images = input_images(self, self.n_inputs)
         # The back half gets its own copies: a FAST image of the front half's pipeline, added to the back half's
         # from another thread while the front half moved on, crashed the process (about once in 1,000
-        # pipelines in stress runs; with copies once in 4,800, elsewhere in FAST); copying costs well under 1 ms.
+        # pipelines in stress runs; with copies once in 6,600, elsewhere in FAST); copying costs well under 1 ms.
         self.handoff.put(tuple(_detached(image) for image in images))
         # The front half's own output only paces it (and ends it).
         self.addOutputData(0, end_marker() if is_end_marker(images[0]) else to_fast(_TICK))
