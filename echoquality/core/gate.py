@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from .fan import Fan
+from .view import ViewEstimate, choose_view, view_confidence
 
 OK, ERROR = "ok", "error"
 STATUSES = ("ok", "blank", "no_fan", "colour_doppler", "m_mode", "spectral_doppler", "not_apical", "no_lv", "error")
@@ -256,6 +257,13 @@ def view_verdict(view: str) -> Verdict:
     """not_apical unless the recognised view is an apical one (a4c, a2c, alax); given the classifier's view
     even when the user named the view (see `echoquality.core.view.checks_view`)."""
     return PASS if view in ("a4c", "a2c", "alax") else verdict("not_apical")
+
+
+def judge_view(requested: str, recognised: ViewEstimate) -> tuple[str, float, Verdict]:
+    """(view the walls are named after, its confidence, the verdict) of a frame whose view was recognised:
+    the requested view names the walls (`choose_view`), the classifier's own view decides the verdict."""
+    return (choose_view(requested, recognised), view_confidence(requested, recognised),
+            view_verdict(recognised.view))
 
 
 def anatomy_verdict(labels: np.ndarray | None, valid_regions: np.ndarray | None,

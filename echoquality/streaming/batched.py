@@ -32,8 +32,7 @@ from echoquality.core.records import Frame, FrameResult
 from echoquality.core.regions import Regions, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
-from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, choose_view,
-                                   recognise, view_confidence, view_input)
+from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, recognise, view_input
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 
 log = logging.getLogger(__name__)
@@ -170,9 +169,8 @@ class BatchedChain:
         for work in works:
             if work.error is None and work.probabilities is not None:
                 estimate = self.smoother.update(work.probabilities.astype(np.float32), work.frame.time_s)
-                work.view = choose_view(self.requested_view, estimate)
-                work.confidence = view_confidence(self.requested_view, estimate)
-                work.status = gate.view_verdict(estimate.view).status
+                work.view, work.confidence, verdict = gate.judge_view(self.requested_view, estimate)
+                work.status = verdict.status
 
     def _segment(self, works: list[FrameWork]) -> None:
         """One segmentation call for the frames the gate passed, then each frame's clean-up (one LV, MYO, LA)."""

@@ -18,8 +18,7 @@ from echoquality.core.records import FrameResult
 from echoquality.core.regions import Landmarks, divide_myocardium
 from echoquality.core.render import compose_split_screen
 from echoquality.core.segmentation import SegmentationModel, segment
-from echoquality.core.view import (AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, choose_view, recognise,
-                                   view_confidence)
+from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, recognise
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 from echoquality.streaming import codec
 from echoquality.streaming.bridge import FrameStreamer, Stage, input_images
@@ -106,8 +105,7 @@ class Gate(Stage):
         if verdict.ok and checks_view(self.view) and self.model is not None:
             probabilities = recognise(self.model, canonical).astype(np.float32)
             estimate = self.smoother.update(probabilities, tag.time_s)
-            view, confidence = choose_view(self.view, estimate), view_confidence(self.view, estimate)
-            verdict = gate.view_verdict(estimate.view)
+            view, confidence, verdict = gate.judge_view(self.view, estimate)
         elif self.view == AUTO:
             view = "other"
         out = to_fast(probabilities.reshape(1, 3), frame)
