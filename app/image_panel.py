@@ -61,6 +61,16 @@ def to_display_qimage(array: np.ndarray) -> tuple[np.ndarray, QImage]:
     return pixels, QImage(pixels.data, w, h, pixels.strides[0], fmt)
 
 
+def _canvas(width: int, height: int, font: QFont) -> tuple[QImage, QPainter]:
+    """A transparent image and an antialiased painter on it with `font` (end the painter when done)."""
+    image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setFont(font)
+    return image, painter
+
+
 class ImagePanel(QWidget):
     """Shows one frame, keeping its aspect ratio, with corner labels, markers and a message."""
 
@@ -113,7 +123,7 @@ class ImagePanel(QWidget):
 
     def paintEvent(self, event) -> None:
         # PyQt holds the GIL through every painter call: fill only the margins the frame leaves, blit the frame
-        # once, and draw texts from kept drawings (`_sprite`) — the analysis threads wait while the UI paints.
+        # once, and draw texts from kept drawings (`_kept`) — the analysis threads wait while the UI paints.
         painter = QPainter(self)
         target = self.image_rect()
         if self._array is not None:
@@ -161,28 +171,26 @@ class ImagePanel(QWidget):
 
     def _text_sprite(self, text: str, size: int) -> QImage:
         """A corner label (bold, light grey) drawn once per text and size, then blitted."""
-        key = ("text", text, size)
-        sprite = self._sprites.get(key)
-        if sprite is None:
+        def render() -> QImage:
             font = self._font(size, bold=True)
             metrics = QFontMetricsF(font)
-            sprite = QImage(int(np.ceil(metrics.horizontalAdvance(text))) + 2, int(np.ceil(metrics.height())) + 2,
-                            QImage.Format.Format_ARGB32_Premultiplied)
-            sprite.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(sprite)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setFont(font)
+            sprite, painter = _canvas(int(np.ceil(metrics.horizontalAdvance(text))) + 2,
+                                      int(np.ceil(metrics.height())) + 2, font)
             painter.setPen(QColor(235, 235, 235))
             painter.drawText(QRectF(1, 1, sprite.width() - 2, sprite.height() - 2),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
             painter.end()
-            self._keep_sprite(key, sprite)
-        return sprite
+            return sprite
+        return self._kept(("text", text, size), render)
 
-    def _keep_sprite(self, key: tuple, sprite: QImage) -> None:
-        if len(self._sprites) >= MAX_SPRITES:
-            self._sprites.clear()
-        self._sprites[key] = sprite
+    def _kept(self, key: tuple, render) -> QImage:
+        """The drawing kept under `key`, rendered (`render()`) the first time; at most MAX_SPRITES are kept."""
+        sprite = self._sprites.get(key)
+        if sprite is None:
+            if len(self._sprites) >= MAX_SPRITES:
+                self._sprites.clear()
+            sprite = self._sprites[key] = render()
+        return sprite
 
     def _draw_markers(self, painter: QPainter, target: QRectF) -> None:
         if not self.markers:
@@ -199,17 +207,11 @@ class ImagePanel(QWidget):
     def _marker_sprite(self, text: str, colour: QColor, size: int) -> QImage:
         """A score marker (rounded box, outline, text) drawn once per text, colour and size, then blitted: the
         antialiased paths and text of eight markers cost the UI thread more than the frame itself."""
-        key = ("marker", text, colour.rgba(), size)
-        sprite = self._sprites.get(key)
-        if sprite is None:
+        def render() -> QImage:
             font = self._font(size, bold=True)
             w = QFontMetricsF(font).horizontalAdvance(text) + size * 0.8
             h = size * 1.45
-            sprite = QImage(int(np.ceil(w)) + 4, int(np.ceil(h)) + 4, QImage.Format.Format_ARGB32_Premultiplied)
-            sprite.fill(Qt.GlobalColor.transparent)
-            painter = QPainter(sprite)
-            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            painter.setFont(font)
+            sprite, painter = _canvas(int(np.ceil(w)) + 4, int(np.ceil(h)) + 4, font)
             box = QRectF((sprite.width() - w) / 2, (sprite.height() - h) / 2, w, h)
             path = QPainterPath()
             path.addRoundedRect(box, h / 3, h / 3)
@@ -219,8 +221,8 @@ class ImagePanel(QWidget):
             painter.setPen(text_colour_on(colour))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
             painter.end()
-            self._keep_sprite(key, sprite)
-        return sprite
+            return sprite
+        return self._kept(("marker", text, colour.rgba(), size), render)
 
     def _draw_centred(self, painter: QPainter, text: str, colour: QColor, size: int, boxed: bool = False) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
