@@ -15,9 +15,8 @@ shrunk to the classifier's input; each carries a group (patient or file) for gro
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
