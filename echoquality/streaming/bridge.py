@@ -174,7 +174,7 @@ def flow(upstream: fast.ProcessObject, downstream: Stage, *ports: tuple[str, str
     A FAST object without named ports (the streamer) has one output, called "frame".
     """
     for out_name, in_name in ports:
-        named = isinstance(upstream, (Stage, HandoffStreamer))
+        named = isinstance(upstream, (Stage, HandoffSource))
         out = upstream.output_port(out_name) if named else ("frame",).index(out_name)
         downstream.connect(downstream.input_port(in_name), upstream, out)
 
@@ -236,25 +236,31 @@ class HandoffSink(Stage):
         self.addOutputData(0, end_marker() if is_end_marker(images[0]) else to_fast(_TICK))
 
 
-class HandoffStreamer(fast.PythonStreamer):
-    """The back half's source: one output port per handed-off image, frames in the order they came."""
+class HandoffSource(fast.PythonProcessObject):
+    """The back half's source: one output port per handed-off image, frames in the order they came.
+
+    Not a FAST streamer: it runs on the back half's own thread, each time the chain is pulled, and waits
+    there for the front half's next frame. A streamer's thread adding images to FAST's queues while the
+    back half's thread read them crashed the process about once in 6,600 pipelines (FAST's streamer
+    bookkeeping is not safe across threads); with this source, FAST objects of the back half are only
+    touched by the back half's thread.
+    """
 
     def __init__(self, handoff: Handoff | None = None):
         super().__init__()
         self.handoff = handoff
         for i in range(len(handoff.ports) if handoff else 0):
             self.createOutputPort(i)
+        self.setModified(True)
 
     def output_port(self, name: str) -> int:
         return self.handoff.ports.index(name)
 
-    def generateStream(self) -> None:
-        while not self.isStopped():
-            images = self.handoff.get()
-            if images is None:   # closed before the end marker: end the back half too
-                images = (end_marker(),) * len(self.handoff.ports)
-            for i, image in enumerate(images):
-                self.addOutputData(i, image)
-            self.frameAdded()
-            if is_end_marker(images[0]):
-                return
+    def execute(self) -> None:
+        images = self.handoff.get()
+        if images is None:   # closed before the end marker: end the back half too
+            marker = end_marker()
+            images = (marker,) * len(self.handoff.ports)
+        for i, image in enumerate(images):
+            self.addOutputData(i, image)
+        self.setModified(True)   # run again on the next pull (a source without inputs runs only when modified)

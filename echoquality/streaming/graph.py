@@ -21,7 +21,7 @@ from echoquality.core.quality import QualityMethod
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.segmentation import SegmentationModel
 from echoquality.core.view import AUTO, ViewModel, checks_view
-from echoquality.streaming.bridge import FrameStreamer, Handoff, HandoffSink, HandoffStreamer, flow
+from echoquality.streaming.bridge import FrameStreamer, Handoff, HandoffSink, HandoffSource, flow
 from echoquality.streaming.codec import is_end_marker
 from echoquality.streaming.stages import (DivideMyocardium, Gate, Preprocess, RegionalQuality, Results, Segment,
                                           SplitScreen)
@@ -44,7 +44,7 @@ class Pipeline:
     results: Results
     handoff: Handoff | None = None          # two halves on two threads (parallel)
     front_end: HandoffSink | None = None
-    back_source: HandoffStreamer | None = None
+    back_source: HandoffSource | None = None
     _front_error: list = field(default_factory=list)
 
     def run(self) -> None:
@@ -63,7 +63,7 @@ class Pipeline:
                 self.handoff.close()
                 front.join()
                 sys.setswitchinterval(interval)
-            _retire(*(s for s in (self.back_source, self.frames) if s is not None))
+            _retire(self.frames)
         if self._front_error:
             raise self._front_error[0]
 
@@ -139,7 +139,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
         flow(pre, front_end, ("frame", "frame"), ("image", "image"), ("sector", "sector"))
         flow(check, front_end, ("gate", "gate"))
         flow(segment, front_end, ("labels", "labels"))
-        back = HandoffStreamer.create(handoff)
+        back = HandoffSource.create(handoff)
         frame_from, image_from, sector_from, gate_from, labels_from = back, back, back, back, back
     else:
         frame_from, image_from, sector_from, gate_from, labels_from = pre, pre, pre, check, segment
