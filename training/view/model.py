@@ -35,18 +35,18 @@ class ViewNet(nn.Module):
 
 
 class Probabilities(nn.Module):
-    """The exported graph: softmax over the classifier's logits; with `mirror` the mean of the frame's and its
-    mirror image's probabilities."""
+    """The exported graph: softmax over the classifier's logits, averaged over the members of an ensemble
+    (one net or several trained with different seeds); with `mirror` also over the mirror image."""
 
-    def __init__(self, net: nn.Module, mirror: bool = False):
+    def __init__(self, nets: nn.Module | list[nn.Module], mirror: bool = False):
         super().__init__()
-        self.net, self.mirror = net, mirror
+        self.nets = nn.ModuleList(nets if isinstance(nets, list) else [nets])
+        self.mirror = mirror
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        p = torch.softmax(self.net(x), dim=1)
-        if self.mirror:
-            p = 0.5 * (p + torch.softmax(self.net(torch.flip(x, dims=[3])), dim=1))
-        return p
+        inputs = [x, torch.flip(x, dims=[3])] if self.mirror else [x]
+        p = [torch.softmax(net(v), dim=1) for net in self.nets for v in inputs]
+        return torch.stack(p).mean(dim=0)
 
 
 def count_parameters(model: nn.Module) -> int:

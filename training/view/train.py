@@ -53,6 +53,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--tta", action=argparse.BooleanOptionalAction, default=False,
                    help="average with the mirror image (validation and the exported graph); measured: A2C vs A4C "
                         "0.926 with it, 0.940 without (5 folds by patient), so off by default")
+    p.add_argument("--members", type=int, default=1,
+                   help="networks trained with different seeds whose probabilities the exported graph averages")
     p.add_argument("--cache", default="", help="samples file (.npz) to reuse between runs with the same settings")
     p.add_argument("--extra-apical", nargs="*", default=[],
                    help="unlabelled real A4C loops to report on (.mp4/.nii.gz), e.g. ../shared/data/loops/*")
@@ -123,11 +125,16 @@ def train_model(images: np.ndarray, labels: np.ndarray, args: argparse.Namespace
     return model.eval()
 
 
-def predict(model: torch.nn.Module, images: np.ndarray, mirror: bool = False) -> np.ndarray:
-    """(N, 3) probabilities of uint8 or float (N, S, S) inputs; with `mirror` the mean of the frame's and its
-    left-right mirror image's (the view does not change with the display convention), as the exported graph."""
+def train_members(images: np.ndarray, labels: np.ndarray, args: argparse.Namespace, seed: int) -> list[ViewNet]:
+    """`args.members` ViewNets, member m seeded `seed + 1000 m` (member 0 is the single model of `--members 1`)."""
+    return [train_model(images, labels, args, seed + 1000 * m) for m in range(args.members)]
+
+
+def predict(models: torch.nn.Module | list[torch.nn.Module], images: np.ndarray, mirror: bool = False) -> np.ndarray:
+    """(N, 3) probabilities of uint8 or float (N, S, S) inputs, averaged over `models`; with `mirror` also over
+    the left-right mirror image (the view does not change with the display convention), as the exported graph."""
     with torch.no_grad():
-        return Probabilities(model, mirror)(torch.from_numpy(np.asarray(images, np.float32)[:, None])).numpy()
+        return Probabilities(models, mirror)(torch.from_numpy(np.asarray(images, np.float32)[:, None])).numpy()
 
 
 def a2c_vs_a4c_accuracy(probabilities: np.ndarray, truth: np.ndarray) -> float:
@@ -189,13 +196,16 @@ def train(args: argparse.Namespace) -> dict:
         sample_fold = np.array([fold[g] for g in bank.groups])
         held = np.zeros((len(camus), len(VIEW_CLASSES)))
         held_single = np.zeros_like(held)
+        held_members = np.zeros((args.members,) + held.shape)
         held_dicom: dict[str, dict[str, list[float]]] = {}
         for k in range(args.folds):
             log.info("fold %d/%d: %d training samples", k + 1, args.folds, int((sample_fold != k).sum()))
-            model = train_model(bank.images[sample_fold != k], bank.labels[sample_fold != k], args, args.seed + k)
+            model = train_members(bank.images[sample_fold != k], bank.labels[sample_fold != k], args, args.seed + k)
             mine = np.array([fold.get(s.patient, -1) == k for s in camus])
             held[mine] = predict(model, camus_inputs[mine], args.tta)
             held_single[mine] = predict(model, camus_inputs[mine])
+            for m, member in enumerate(model):
+                held_members[m, mine] = predict(member, camus_inputs[mine], args.tta)
             for stem, entry in sectors.items():
                 if fold.get(stem, -1) == k or stem in S.APICAL_THUMBNAILS:
                     for what, image in entry.items():
@@ -211,6 +221,8 @@ def train(args: argparse.Namespace) -> dict:
             "wrong": [s.name + ":" + VIEW_CLASSES[p] for s, p, t in zip(camus, predicted, camus_truth) if p != t],
             "mirror_averaged": bool(args.tta),
             "accuracy_a2c_vs_a4c_single_pass": a2c_vs_a4c_accuracy(held_single, camus_truth),
+            "members": args.members,
+            "accuracy_a2c_vs_a4c_each_member": [a2c_vs_a4c_accuracy(h, camus_truth) for h in held_members],
         }
         report["held_out_dicom"] = {stem: {what: [VIEW_CLASSES[int(np.argmax(p))] for p in ps] for what, ps in d.items()}
                                     for stem, d in held_dicom.items()}
@@ -218,7 +230,7 @@ def train(args: argparse.Namespace) -> dict:
         log.info("held-out DICOM: %s", json.dumps(report["held_out_dicom"]))
 
     log.info("final model on all %d samples", len(bank))
-    model = train_model(bank.images, bank.labels, args, args.seed + 100)
+    model = train_members(bank.images, bank.labels, args, args.seed + 100)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     export(model, out / "model.onnx", args.tta)
@@ -230,7 +242,7 @@ def train(args: argparse.Namespace) -> dict:
     report["final_model_on_real_a4c_loops"] = loops
     report["final_model_on_dicom"] = {stem: {what: VIEW_CLASSES[int(np.argmax(predict(model, img[None], args.tta)[0]))]
                                              for what, img in entry.items()} for stem, entry in sectors.items()}
-    report["parameters"] = count_parameters(model)
+    report["parameters"] = sum(count_parameters(member) for member in model)
     report["training"] = {k: v for k, v in vars(args).items()} | {"minutes": round((time.time() - started) / 60, 1),
                                                                    "torch": torch.__version__}
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -239,9 +251,9 @@ def train(args: argparse.Namespace) -> dict:
     return report
 
 
-def export(model: ViewNet, path: Path, mirror: bool = False) -> None:
-    """ONNX with input 'input' (N, 1, 64, 64) raw 0–255 and output 'probabilities' (N, 3), with `mirror` averaged
-    with the mirror image's inside the graph (the classifier is small: both passes cost well under a millisecond);
+def export(model: ViewNet | list[ViewNet], path: Path, mirror: bool = False) -> None:
+    """ONNX with input 'input' (N, 1, 64, 64) raw 0–255 and output 'probabilities' (N, 3): the members'
+    probabilities averaged inside the graph, with `mirror` also the mirror image's (the classifier is small: both passes cost well under a millisecond);
     checked against PyTorch."""
     import onnxruntime as ort
 
