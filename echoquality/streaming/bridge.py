@@ -1,4 +1,4 @@
-"""The glue between numpy stages and FAST: a streamer of frames, a stage base with named ports, a sink.
+"""The glue between numpy stages and FAST: a source of frames, a stage base with named ports, a sink.
 
 Values cross into and out of FAST only through `codec`. A stream ends with an end-of-stream
 marker image flagged as FAST's last frame, so that sources whose length is unknown (live
@@ -21,57 +21,89 @@ from echoquality.streaming.codec import (add_timing, end_marker, error_marker, f
 
 log = logging.getLogger(__name__)
 
-class FrameStreamer(fast.PythonStreamer):
+_END = object()   # the reader's last item: the source has no more frames
+
+
+class FrameSource(fast.PythonProcessObject):
     """Feeds `Frame`s from a Python iterable into FAST, then an end marker.
+
+    A plain thread reads the source (decoding, waiting for a live scanner) into a one-frame queue;
+    the chain's own thread turns each frame into a FAST image when the chain is pulled. No FAST
+    object is touched by the reader: FAST's streamer threads, adding images while the chain's
+    threads ran, crashed the process about once in 7,000 pipelines.
 
     A source error mid-stream ends the stream; the message is kept in `error` so that results
     of the frames already sent are not lost. At most `max_in_flight` frames are taken from the
     source before the consumer reports them done (`frame_done`): a live source then keeps only
-    its newest frame while the analysis is busy, instead of FAST queueing stale ones.
+    its newest frame while the analysis is busy, instead of a queue of stale ones.
     """
 
-    def __init__(self, frames: Iterable[Frame] | None = None, newest_frame_only: bool = False,
-                 max_in_flight: int = 8):
+    def __init__(self, frames: Iterable[Frame] | None = None, max_in_flight: int = 8):
         super().__init__()
         self.createOutputPort(0)
+        self.setModified(True)
         self.frames = frames
         self.sent = 0
         self.error: str | None = None
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
-        if newest_frame_only:
-            self.setStreamingMode(fast.StreamingMode_NewestFrameOnly)
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._closed = threading.Event()
+        self._reader: threading.Thread | None = None
 
     def frame_done(self) -> None:
-        """The consumer has finished a frame (or marker) this streamer sent."""
+        """The consumer has finished a frame (or marker) this source sent."""
         try:
             self._in_flight.release()
         except ValueError:  # more reports than frames: nothing is waiting
             pass
 
-    def _next_frames(self):
-        for frame in self.frames:
-            yield frame
-            while not self._in_flight.acquire(timeout=0.5):
-                if self.isStopped():
-                    return
+    def close(self) -> None:
+        """End the reader (the chain stopped or failed); frames not yet read stay in the source."""
+        self._closed.set()
 
-    def generateStream(self) -> None:
+    def _wait(self, acquire: Callable[[float], bool]) -> bool:
+        while not acquire(0.2):
+            if self._closed.is_set():
+                return False
+        return True
+
+    def _read(self) -> None:
         try:
-            self._in_flight.acquire()
-            for frame in self._next_frames():
-                if self.isStopped():
-                    break
-                self.addOutputData(0, frame_to_fast(frame))
-                self.frameAdded()
-                self.sent += 1
+            if self._wait(lambda t: self._in_flight.acquire(timeout=t)):
+                for frame in self.frames:
+                    if not self._put(frame) or not self._wait(lambda t: self._in_flight.acquire(timeout=t)):
+                        return
         except Exception as error:  # a source fault must end the stream, never the app
             self.error = str(error)
             log.error("%s", error)
-        try:
+        self._put(_END)
+
+    def _put(self, item) -> bool:
+        def put(timeout: float) -> bool:
+            try:
+                self._queue.put(item, timeout=timeout)
+                return True
+            except queue.Full:
+                return False
+        return self._wait(put)
+
+    def execute(self) -> None:
+        if self._reader is None:
+            self._reader = threading.Thread(target=self._read, name="frame reader", daemon=True)
+            self._reader.start()
+        item = _END
+        while not self._closed.is_set():
+            try:
+                item = self._queue.get(timeout=0.2)
+                break
+            except queue.Empty:
+                continue
+        if item is _END:
             self.addOutputData(0, end_marker())
-            self.frameAdded()
-        except Exception:  # the pipeline was stopped while we were finishing
-            pass
+        else:
+            self.addOutputData(0, frame_to_fast(item))
+            self.sent += 1
+            self.setModified(True)   # run again on the next pull (a source without inputs runs only when modified)
 
 
 def input_images(process_object: fast.PythonProcessObject, n: int) -> list:
@@ -145,15 +177,15 @@ class Stage(fast.PythonProcessObject):
 class Sink(Stage):
     """Calls `on_frame(*input_images)` for every frame and marker, then passes input 0 on.
 
-    With `streamer`, each finished frame is reported to it (see `FrameStreamer.max_in_flight`).
+    With `source`, each finished frame is reported to it (see `FrameSource`'s `max_in_flight`).
     """
 
     def __init__(self, on_frame: Callable[..., None], n_inputs: int | Sequence[str] = 1,
-                 streamer: FrameStreamer | None = None):
+                 source: FrameSource | None = None):
         self.inputs = tuple(n_inputs) if not isinstance(n_inputs, int) else tuple(f"in{i}" for i in range(n_inputs))
         super().__init__()
         self.on_frame = on_frame
-        self.streamer = streamer
+        self.source = source
 
     def execute(self) -> None:
         inputs = input_images(self, self.n_inputs)
@@ -163,15 +195,15 @@ class Sink(Stage):
             log.error("frame %s: result handler failed (%s: %s)", frame_tag(inputs[0]).index,
                       type(error).__name__, error)
             log.debug("result handler", exc_info=True)
-        if self.streamer is not None:
-            self.streamer.frame_done()
+        if self.source is not None:
+            self.source.frame_done()
         self.addOutputData(0, inputs[0])
 
 
 def flow(upstream: fast.ProcessObject, downstream: Stage, *ports: tuple[str, str]) -> None:
     """Connect named ports: `flow(a, b, ("labels", "labels"), ...)` sends a's output to b's input.
 
-    A FAST object without named ports (the streamer) has one output, called "frame".
+    A FAST object without named ports (the frame source) has one output, called "frame".
     """
     for out_name, in_name in ports:
         named = isinstance(upstream, (Stage, HandoffSource))
@@ -181,7 +213,7 @@ def flow(upstream: fast.ProcessObject, downstream: Stage, *ports: tuple[str, str
 
 class Handoff:
     """Two halves of a chain on two threads: the front's last stage puts each frame's images here,
-    the back's streamer takes them in order (at most `depth` waiting), so that both cores work on
+    the back's source takes them in order (at most `depth` waiting), so that both cores work on
     consecutive frames at once. `close` ends both sides (a stopped or failed chain never hangs)."""
 
     def __init__(self, ports: Sequence[str], depth: int = 1):
@@ -240,10 +272,7 @@ class HandoffSource(fast.PythonProcessObject):
     """The back half's source: one output port per handed-off image, frames in the order they came.
 
     Not a FAST streamer: it runs on the back half's own thread, each time the chain is pulled, and waits
-    there for the front half's next frame. A streamer's thread adding images to FAST's queues while the
-    back half's thread read them crashed the process about once in 6,600 pipelines (FAST's streamer
-    bookkeeping is not safe across threads); with this source, FAST objects of the back half are only
-    touched by the back half's thread.
+    there for the front half's next frame (see `FrameSource` for why no FAST streamer threads are used).
     """
 
     def __init__(self, handoff: Handoff | None = None):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -21,7 +20,7 @@ from echoquality.core.quality import QualityMethod
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.segmentation import SegmentationModel
 from echoquality.core.view import AUTO, ViewModel, checks_view
-from echoquality.streaming.bridge import FrameStreamer, Handoff, HandoffSink, HandoffSource, flow
+from echoquality.streaming.bridge import FrameSource, Handoff, HandoffSink, HandoffSource, flow
 from echoquality.streaming.codec import is_end_marker
 from echoquality.streaming.stages import (DivideMyocardium, Gate, Preprocess, RegionalQuality, Results, Segment,
                                           SplitScreen)
@@ -34,7 +33,7 @@ SWITCH_INTERVAL_S = 0.001
 @dataclass
 class Pipeline:
     """The process objects of one analysis chain (kept here so that they stay alive)."""
-    frames: FrameStreamer
+    frames: FrameSource
     preprocess: Preprocess
     gate: Gate
     labels: Segment
@@ -59,11 +58,11 @@ class Pipeline:
         try:
             _drain(self.results)
         finally:
+            self.frames.close()           # ends a front half still waiting for a frame (the back half failed)
             if self.handoff is not None:
                 self.handoff.close()
                 front.join()
                 sys.setswitchinterval(interval)
-            _retire(self.frames)
         if self._front_error:
             raise self._front_error[0]
 
@@ -76,19 +75,6 @@ class Pipeline:
             self.handoff.close()
 
 
-# Streamers of finished runs, kept alive a little longer. Their threads may still be unwinding (releasing
-# their last images, which needs the GIL) when a run returns; destroying a streamer then, or joining it
-# (FAST's stop() holds the GIL while it joins), can crash or hang. The last few are kept; older ones go.
-_RETIRED: deque = deque(maxlen=16)
-
-
-def _retire(*streamers) -> None:
-    for streamer in streamers:
-        if isinstance(streamer, FrameStreamer):
-            streamer.frames = None        # the source itself is not kept
-        _RETIRED.append(streamer)
-
-
 def _drain(end: "fast.ProcessObject") -> None:
     """Pull every frame through the chain ending at `end` until the end marker."""
     for image in fast.DataStream(end):
@@ -97,7 +83,7 @@ def _drain(end: "fast.ProcessObject") -> None:
 
 
 def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: QualityMethod, method_name: str,
-          on_result: Callable[[FrameResult], None], view: str = AUTO, newest_frame_only: bool = False,
+          on_result: Callable[[FrameResult], None], view: str = AUTO,
           title: str = "", max_in_flight: int = 8, split_screen: bool = True, smoothing_s: float = 0.0,
           view_model: ViewModel | None = None, parallel: bool = True, mirror: bool | None = None,
           reuse_fan: bool = False) -> Pipeline:
@@ -116,7 +102,7 @@ def build(frames: Iterable[Frame], segmentation: SegmentationModel, method: Qual
     frame's, and the quality model's likewise (None: each model's own default; live chains pass False
     to halve their cost). `reuse_fan` (live chains): keep the last frame's fan while it fits (see `Preprocess`).
     """
-    source = FrameStreamer.create(frames, newest_frame_only, max(max_in_flight, 2) if parallel else max_in_flight)
+    source = FrameSource.create(frames, max(max_in_flight, 2) if parallel else max_in_flight)
     if checks_view(view) and view_model is None:
         from echoquality.inference.registry import shared_view_model
         view_model = shared_view_model()

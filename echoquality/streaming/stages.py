@@ -21,7 +21,7 @@ from echoquality.core.segmentation import SegmentationModel, segment
 from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, recognise
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 from echoquality.streaming import codec
-from echoquality.streaming.bridge import FrameStreamer, Stage, input_images
+from echoquality.streaming.bridge import FrameSource, Stage, input_images
 from echoquality.streaming.codec import to_fast, to_numpy
 
 log = logging.getLogger(__name__)
@@ -213,16 +213,16 @@ class Results(Stage):
 
     The end of the chain: every frame (also one that failed, with its error) becomes one typed
     record; the end marker is passed on so that the caller's loop over the stream can stop.
-    Each finished frame is reported to the streamer (see `FrameStreamer.max_in_flight`).
+    Each finished frame is reported to the source (see `FrameSource`'s `max_in_flight`).
     """
 
     outputs = ("frame",)
 
     def __init__(self, on_result: Callable[[FrameResult], None], method: str, split_screen: bool,
-                 streamer: FrameStreamer | None = None):
+                 source: FrameSource | None = None):
         self.inputs = ("frame", "labels", "regions", "lv_lumen", "scores") + (("split_screen",) if split_screen else ())
         super().__init__()
-        self.on_result, self.method, self.streamer = on_result, method, streamer
+        self.on_result, self.method, self.source = on_result, method, source
 
     def execute(self) -> None:
         images = dict(zip(self.inputs, input_images(self, self.n_inputs)))
@@ -232,8 +232,8 @@ class Results(Stage):
                 self.on_result(self.result(images))
         except Exception:  # the consumer's fault must not stop the stream
             log.exception("frame %s: result handler failed", codec.frame_tag(frame).index)
-        if self.streamer is not None:
-            self.streamer.frame_done()
+        if self.source is not None:
+            self.source.frame_done()
         self.addOutputData(0, frame)
 
     def result(self, images: dict) -> FrameResult:

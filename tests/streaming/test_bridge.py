@@ -4,7 +4,7 @@ from __future__ import annotations
 import fast
 import numpy as np
 
-from echoquality.streaming.bridge import FrameStreamer, Sink, Stage
+from echoquality.streaming.bridge import FrameSource, Sink, Stage
 from echoquality.streaming.codec import fast_to_frame, frame_error, frame_tag, is_end_marker, to_fast, \
     to_numpy
 from echoquality.sources.playback import SourceError
@@ -27,7 +27,7 @@ class Invert(Stage):
 
 def run(frames):
     received = []
-    streamer = FrameStreamer.create(frames)
+    streamer = FrameSource.create(frames)
     invert = Invert.create().connect(streamer)
     sink = Sink.create(lambda image, original: received.append((image, original)), 2) \
         .connect(0, invert, 0).connect(1, streamer, 0)
