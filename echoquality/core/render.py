@@ -127,18 +127,26 @@ def compose_split_screen(image: np.ndarray, region_map: np.ndarray, scores: np.n
     return np.concatenate([left, right], axis=1)
 
 
+@lru_cache(maxsize=4)
+def _pixel_centres(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """x + 0.5 and y + 0.5 of every pixel of an (h, w) map, flattened (kept: the live window asks every frame)."""
+    ys, xs = np.divmod(np.arange(h * w), w)
+    return xs + 0.5, ys + 0.5
+
+
 def region_centres(region_map: np.ndarray, framing: Framing | None = None) -> np.ndarray:
     """(8, 2) centre (x, y) of each region 1..8 as fractions of the frame's width/height; NaN where absent.
 
     `framing`: where the (network-size) map sits in the frame; None: the map covers the whole frame.
     """
     h, w = region_map.shape
-    flat = region_map.ravel().astype(np.int64)
-    flat = np.where(flat <= N_REGIONS, flat, 0)
-    ys, xs = np.divmod(np.arange(flat.size), w)
+    flat = region_map.ravel()
+    if flat.max(initial=0) > N_REGIONS:
+        flat = np.where(flat <= N_REGIONS, flat, 0)
+    xs, ys = _pixel_centres(h, w)
     counts = np.bincount(flat, minlength=N_REGIONS + 1)[1:N_REGIONS + 1].astype(np.float64)
-    sx = np.bincount(flat, weights=xs + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
-    sy = np.bincount(flat, weights=ys + 0.5, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    sx = np.bincount(flat, weights=xs, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    sy = np.bincount(flat, weights=ys, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         centres = np.stack([sx / counts / w, sy / counts / h], axis=1)
     centres[counts == 0] = np.nan
