@@ -74,6 +74,7 @@ def clean_labels(labels: np.ndarray, sector: np.ndarray | None = None, complete:
         if areas.max() > 0:
             out[comp == 1 + int(np.argmax(areas))] = LA
     out[lv] = LV
-    ao = _largest(lab == AO)
-    out[ao & (out == BACKGROUND)] = AO
+    ao = lab == AO
+    if ao.any():   # four-class networks never say AO: no component search then
+        out[_largest(ao) & (out == BACKGROUND)] = AO
     return complete_wall(out, sector) if complete else out
