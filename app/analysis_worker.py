@@ -21,6 +21,8 @@ from echoquality.core.vocabulary import N_REGIONS
 from echoquality.sources import is_live
 from echoquality.sources.playback import FrameGate
 
+from .image_panel import prepare_display
+
 log = logging.getLogger(__name__)
 
 # Frames in the chain at once. Live: one per half of the chain (the chain runs as two halves on two
@@ -60,6 +62,8 @@ class AnalysedFrame:
     error: str | None = None                # why the analysis of this frame failed
     sent_at: float = 0.0                    # time.perf_counter() when the frame entered the chain
     received_at: float = field(default_factory=time.perf_counter)
+    left_display: tuple | None = None       # the frame, and the quality image, ready to blit at the panels'
+    right_display: tuple | None = None      # last sizes (`image_panel.prepare_display`); None: the UI resizes
 
     @property
     def frame(self) -> Frame:
@@ -87,6 +91,9 @@ class AnalysisWorker(QThread):
         self._gate: FrameGate | None = None
         self._recorder = None
         self._lock = threading.Lock()
+        # (width, height) of the left and right panels as last drawn (set by the window): frames are resized
+        # for them here, off the UI thread (resizing was a third of the UI thread's time at 60 frames/s).
+        self.display_sizes: tuple[tuple[int, int] | None, tuple[int, int] | None] = (None, None)
 
     # ---------------------------------------------------------------- controls (any thread)
 
@@ -247,4 +254,10 @@ class AnalysisWorker(QThread):
         if result.error is None and result.status == "ok":   # a frame the gate stopped is shown without regions
             quality_image = colour_regions(result.frame.image, result.at_frame_size(result.region_map), result.scores)
             centres = region_centres(result.region_map, result.framing)
-        self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at))
+        left_size, right_size = self.display_sizes
+        image = result.frame.image
+        left = prepare_display(image, left_size) if left_size and image.size else None
+        right = prepare_display(image if quality_image is None else quality_image, right_size) \
+            if right_size and image.size else None
+        self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at,
+                                         left_display=left, right_display=right))

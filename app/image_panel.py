@@ -61,6 +61,15 @@ def to_display_qimage(array: np.ndarray) -> tuple[np.ndarray, QImage]:
     return pixels, QImage(pixels.data, w, h, pixels.strides[0], fmt)
 
 
+DisplayImage = tuple  # ((width, height), 32-bit pixels, QImage sharing them): a frame ready to blit
+
+
+def prepare_display(array: np.ndarray, size: tuple[int, int]) -> DisplayImage:
+    """`array` resized to `size` (width, height) in the screen's 32-bit layout, ready for `ImagePanel.set_image`.
+    Any thread may call it (QImage is reentrant): the analysis worker does, so that the UI thread only blits."""
+    return (tuple(size), *to_display_qimage(resize_for_display(array, size)))
+
+
 def _canvas(width: int, height: int, font: QFont) -> tuple[QImage, QPainter]:
     """A transparent image and an antialiased painter on it with `font` (end the painter when done)."""
     image = QImage(width, height, QImage.Format.Format_ARGB32_Premultiplied)
@@ -86,21 +95,24 @@ class ImagePanel(QWidget):
         self.message = ""
         self.message_colour = QColor(255, 200, 80)
         self.dimmed = False
-        self._scaled: tuple[tuple[int, int], np.ndarray, QImage] | None = None
+        self._scaled: DisplayImage | None = None
+        self.display_size: tuple[int, int] | None = None   # (width, height) the frame was last drawn at
         self._sprites: dict[tuple, QImage] = {}
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(240, 200)
 
-    def set_image(self, array: np.ndarray | None) -> None:
+    def set_image(self, array: np.ndarray | None, prepared: DisplayImage | None = None) -> None:
+        """Show `array`; `prepared` (`prepare_display` of it) is used when drawn at its size."""
         self._array = None if array is None else np.ascontiguousarray(array, dtype=np.uint8)
-        self._scaled = None
+        self._scaled = prepared
         self.update()
 
     def _display_image(self, target: QRectF) -> tuple[QImage, QRectF]:
         """The image resized to the drawn size (OpenCV, once per frame and size: a plain blit for Qt)."""
         w, h = max(1, round(target.width())), max(1, round(target.height()))
+        self.display_size = (w, h)
         if self._scaled is None or self._scaled[0] != (w, h):
-            self._scaled = ((w, h), *to_display_qimage(resize_for_display(self._array, (w, h))))
+            self._scaled = prepare_display(self._array, (w, h))
         return self._scaled[2], QRectF(round(target.left()), round(target.top()), w, h)
 
     def has_image(self) -> bool:

@@ -502,8 +502,10 @@ class MainWindow(QMainWindow):
         self.last = analysed
         self.frames_shown += 1
         self._set_stale(False)
-        self.left_panel.set_image(frame.image)
-        self.right_panel.set_image(analysed.quality_image if analysed.quality_image is not None else frame.image)
+        self.left_panel.set_image(frame.image, analysed.left_display)
+        self.right_panel.set_image(analysed.quality_image if analysed.quality_image is not None else frame.image,
+                                   analysed.right_display)
+        self.worker.display_sizes = (self.left_panel.display_size, self.right_panel.display_size)
         result = analysed.result
         self.right_panel.set_message("No analysis for this frame" if analysed.error is not None else result.reason,
                                      QColor(255, 200, 80))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.onnx_models import constant_quality, heart_segmentation
 
 from app import analysis_worker as aw
 from app.anatomy import region_label, region_labels, wall_names
+from app.image_panel import resize_for_display
 from app.main_window import MainWindow, normalise_scanner_address
 from app.quality_strip import QualityHistory
 from app.stream_stats import StreamStats
@@ -142,6 +144,25 @@ def test_window_shows_b_mode_and_quality_for_the_demo_loop(qtbot, make_window):
     assert "inferoseptal" in window.right_panel.corner_left and "anterolateral" in window.right_panel.corner_right
     qtbot.waitUntil(lambda: "frames/s" in window.status_fps.text(), timeout=5000)
     assert "dropped" in window.status_dropped.text() and "latency" in window.status_latency.text()
+
+
+def test_frames_arrive_resized_for_the_panels_off_the_ui_thread(qtbot, make_window):
+    window = make_window()
+    wait_frames(qtbot, window, 3)
+    qtbot.waitUntil(lambda: window.last.left_display is not None and window.last.right_display is not None,
+                    timeout=WAIT_MS)
+    shown = window.last
+    (w, h), pixels, image = shown.right_display
+    assert (image.width(), image.height()) == (w, h) and pixels.shape[:2] == (h, w)
+    assert shown.left_display[0] == window.left_panel.display_size
+    # Drawn as prepared: the panel blits the worker's image instead of resizing it again.
+    window.right_panel.repaint()
+    if window.last is shown:
+        assert window.right_panel._scaled is shown.right_display
+    # The quality image, not the plain frame, is what the right panel gets.
+    expected = resize_for_display(shown.quality_image, (w, h))
+    rgb = [2, 1, 0] if sys.byteorder == "little" else [0, 1, 2]      # the screen's 32-bit layout
+    assert np.array_equal(pixels[..., rgb], expected)
 
 
 def test_regional_scores_on_demand(qtbot, make_window):
