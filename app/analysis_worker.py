@@ -21,7 +21,7 @@ from echoquality.core.vocabulary import N_REGIONS
 from echoquality.sources import is_live
 from echoquality.sources.playback import FrameGate
 
-from .image_panel import prepare_display
+from .image_panel import prepare_display, resize_for_display
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,15 @@ FILE_IN_FLIGHT = 2
 # Worker states shown in the status bar.
 LOADING, OPENING, PLAYING, PAUSED, ENDED, FAILED, STOPPED = (
     "loading models", "opening", "playing", "paused", "ended", "failed", "stopped")
+
+
+REPLAY_WIDTH = 192     # frames kept to replay the best cycles are this wide (pixels)
+
+
+def cycle_thumbnail(image: np.ndarray) -> np.ndarray:
+    """`image` at REPLAY_WIDTH pixels wide (aspect kept): what the cycle panel keeps of each frame."""
+    h, w = image.shape[:2]
+    return resize_for_display(image, (REPLAY_WIDTH, max(1, round(h * REPLAY_WIDTH / w))))
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,7 @@ class AnalysedFrame:
     received_at: float = field(default_factory=time.perf_counter)
     left_display: tuple | None = None       # the frame, and the quality image, ready to blit at the panels'
     right_display: tuple | None = None      # last sizes (`image_panel.prepare_display`); None: the UI resizes
+    thumbnail: np.ndarray | None = None     # the shown image at the width kept for cycle replay (`cycle_thumbnail`)
 
     @property
     def frame(self) -> Frame:
@@ -259,5 +269,6 @@ class AnalysisWorker(QThread):
         left = prepare_display(image, left_size) if left_size and image.size else None
         right = prepare_display(image if quality_image is None else quality_image, right_size) \
             if right_size and image.size else None
+        thumbnail = cycle_thumbnail(image if quality_image is None else quality_image) if image.size else None
         self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at,
-                                         left_display=left, right_display=right))
+                                         left_display=left, right_display=right, thumbnail=thumbnail))

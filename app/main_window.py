@@ -30,7 +30,7 @@ from . import analysis_worker as aw
 from .anatomy import VIEW_CHOICES, VIEW_SHORT, VIEW_TITLES, wall_names
 from .cycle_panel import CycleFrame, CyclePanel, CycleReplay
 from .icons import make_icon
-from .image_panel import ImagePanel, Marker, resize_for_display
+from .image_panel import ImagePanel, Marker
 from .quality_colours import format_score, score_colour
 from .quality_panel import GlobalQuality, QualityLegend, RegionScores
 from .quality_strip import QualityStrip
@@ -69,7 +69,6 @@ KEYS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-REPLAY_WIDTH = 192     # frames kept to replay the best cycles are this wide (pixels)
 
 
 def shortcuts_help() -> str:
@@ -538,9 +537,9 @@ class MainWindow(QMainWindow):
             fps = (self.worker.fps if self.worker is not None else None) or self.source_fps or 30.0
             self.cycle_tracker = CycleTracker(fps)
         self._cycle_last_index = frame.index
-        image = analysed.quality_image if analysed.quality_image is not None else frame.image
-        h, w = image.shape[:2]
-        thumb = resize_for_display(image, (REPLAY_WIDTH, max(1, round(h * REPLAY_WIDTH / w))))
+        thumb = analysed.thumbnail
+        if thumb is None:
+            thumb = aw.cycle_thumbnail(analysed.quality_image if analysed.quality_image is not None else frame.image)
         tracker = self.cycle_tracker
         completed = tracker.n_cycles
         result = analysed.result
