@@ -89,7 +89,7 @@ def open_source(spec: str, fps: float | None = None, spacing: tuple[float, float
 class FrameGate:
     """Lets frames of a source into the chain: paused / playing / one step, paced at `fps` when given.
 
-    Runs in the thread that iterates it (FAST's streamer); the control methods may be called from any thread.
+    Runs in the thread that iterates it (the chain's frame reader); the control methods may be called from any thread.
     Frames with an index below `start_frame` are skipped (to resume a file where it was). When
     paced and the analysis falls behind, late frames are dropped so that replay keeps real time.
     """

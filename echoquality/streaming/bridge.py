@@ -22,6 +22,28 @@ from echoquality.streaming.codec import (add_timing, end_marker, error_marker, f
 log = logging.getLogger(__name__)
 
 _END = object()   # the reader's last item: the source has no more frames
+_POLL_S = 0.2     # how often a waiting thread looks whether its side was closed
+
+
+def _put_until_closed(q: queue.Queue, item, closed: threading.Event) -> bool:
+    """Put `item` in `q`, waiting while it is full; False (not put) once `closed` is set."""
+    while not closed.is_set():
+        try:
+            q.put(item, timeout=_POLL_S)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _get_until_closed(q: queue.Queue, closed: threading.Event):
+    """The next item of `q`, waiting while it is empty; None once `closed` is set."""
+    while not closed.is_set():
+        try:
+            return q.get(timeout=_POLL_S)
+        except queue.Empty:
+            continue
+    return None
 
 
 class FrameSource(fast.PythonProcessObject):
@@ -61,44 +83,30 @@ class FrameSource(fast.PythonProcessObject):
         """End the reader (the chain stopped or failed); frames not yet read stay in the source."""
         self._closed.set()
 
-    def _wait(self, acquire: Callable[[float], bool]) -> bool:
-        while not acquire(0.2):
+    def _permit(self) -> bool:
+        """Wait until fewer than `max_in_flight` frames are out; False once closed."""
+        while not self._in_flight.acquire(timeout=_POLL_S):
             if self._closed.is_set():
                 return False
         return True
 
     def _read(self) -> None:
         try:
-            if self._wait(lambda t: self._in_flight.acquire(timeout=t)):
+            if self._permit():
                 for frame in self.frames:
-                    if not self._put(frame) or not self._wait(lambda t: self._in_flight.acquire(timeout=t)):
+                    if not _put_until_closed(self._queue, frame, self._closed) or not self._permit():
                         return
         except Exception as error:  # a source fault must end the stream, never the app
             self.error = str(error)
             log.error("%s", error)
-        self._put(_END)
-
-    def _put(self, item) -> bool:
-        def put(timeout: float) -> bool:
-            try:
-                self._queue.put(item, timeout=timeout)
-                return True
-            except queue.Full:
-                return False
-        return self._wait(put)
+        _put_until_closed(self._queue, _END, self._closed)
 
     def execute(self) -> None:
         if self._reader is None:
             self._reader = threading.Thread(target=self._read, name="frame reader", daemon=True)
             self._reader.start()
-        item = _END
-        while not self._closed.is_set():
-            try:
-                item = self._queue.get(timeout=0.2)
-                break
-            except queue.Empty:
-                continue
-        if item is _END:
+        item = _get_until_closed(self._queue, self._closed)
+        if item is None or item is _END:
             self.addOutputData(0, end_marker())
         else:
             self.addOutputData(0, frame_to_fast(item))
@@ -222,21 +230,11 @@ class Handoff:
         self.closed = threading.Event()
 
     def put(self, images: tuple) -> None:
-        while not self.closed.is_set():
-            try:
-                self._queue.put(images, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+        _put_until_closed(self._queue, images, self.closed)
 
     def get(self) -> tuple | None:
         """The next frame's images, or None once closed."""
-        while not self.closed.is_set():
-            try:
-                return self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-        return None
+        return _get_until_closed(self._queue, self.closed)
 
     def close(self) -> None:
         self.closed.set()
