@@ -1,6 +1,9 @@
 """The FAST glue: frames keep their identity through real FAST process objects, streams end cleanly."""
 from __future__ import annotations
 
+import threading
+import time
+
 import fast
 import numpy as np
 
@@ -76,3 +79,42 @@ def test_a_closed_handoff_releases_both_sides():
     handoff.close()
     getter.join(timeout=5)
     assert not getter.is_alive() and waiting == [None]
+
+
+def test_closing_the_source_ends_a_pull_waiting_for_a_frame_that_never_comes():
+    never = threading.Event()
+
+    def silent_scanner():
+        never.wait()          # a live source with nothing to send
+        yield from ()
+
+    source = FrameSource.create(silent_scanner())
+    pulled = []
+    puller = threading.Thread(target=lambda: pulled.extend(fast.DataStream(source)), daemon=True)
+    puller.start()
+    puller.join(0.5)
+    assert puller.is_alive()            # waiting for a frame
+    source.close()
+    puller.join(10)
+    assert not puller.is_alive() and len(pulled) == 1 and is_end_marker(pulled[0]) and source.sent == 0
+    never.set()
+
+
+def test_the_source_reads_no_further_ahead_than_its_frames_in_flight():
+    taken = []
+
+    def counted():
+        for frame in make_frames(20):
+            taken.append(frame.index)
+            yield frame
+
+    source = FrameSource.create(counted(), 2)
+    stream = iter(fast.DataStream(source))
+    first = next(stream)
+    time.sleep(0.5)                     # the reader would run ahead here if it could
+    assert frame_tag(first).index == 0 and len(taken) <= 2
+    source.frame_done()
+    assert frame_tag(next(stream)).index == 1
+    time.sleep(0.5)
+    assert len(taken) <= 3
+    source.close()
