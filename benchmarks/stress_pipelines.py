@@ -5,7 +5,8 @@
 Each run analyses two copies of a small noise loop (two pipelines a run, the gate stops every frame
 quickly). A crash ends the process with exit status -11 and `faulthandler`'s traces of every thread;
 a clean finish prints the number of pipelines. Session 4: about one crash in 6,600 pipelines
-(one process in 55 at the defaults), one in 1,100 before the handoff copies.
+(one process in 55 at the defaults), one in 1,100 before the handoff copies; session 5, with no FAST
+streamer threads in the chain: none in 400 processes (48,000 pipelines).
 """
 from __future__ import annotations
 
