@@ -21,7 +21,7 @@ from echoquality.core.vocabulary import N_REGIONS
 from echoquality.sources import is_live
 from echoquality.sources.playback import FrameGate
 
-from .image_panel import prepare_display, resize_for_display
+from .image_panel import DisplayImage, prepare_display, resize_for_display
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,8 @@ class AnalysedFrame:
     error: str | None = None                # why the analysis of this frame failed
     sent_at: float = 0.0                    # time.perf_counter() when the frame entered the chain
     received_at: float = field(default_factory=time.perf_counter)
-    left_display: tuple | None = None       # the frame, and the quality image, ready to blit at the panels'
-    right_display: tuple | None = None      # last sizes (`image_panel.prepare_display`); None: the UI resizes
+    left_display: DisplayImage | None = None       # the frame, and the quality image, ready to blit at the panels'
+    right_display: DisplayImage | None = None      # last sizes (`image_panel.prepare_display`); None: the UI resizes
     thumbnail: np.ndarray | None = None     # the shown image at the width kept for cycle replay (`cycle_thumbnail`)
 
     @property
@@ -266,9 +266,9 @@ class AnalysisWorker(QThread):
             centres = region_centres(result.region_map, result.framing)
         left_size, right_size = self.display_sizes
         image = result.frame.image
+        shown = image if quality_image is None else quality_image       # what the right panel shows
         left = prepare_display(image, left_size) if left_size and image.size else None
-        right = prepare_display(image if quality_image is None else quality_image, right_size) \
-            if right_size and image.size else None
-        thumbnail = cycle_thumbnail(image if quality_image is None else quality_image) if image.size else None
+        right = prepare_display(shown, right_size) if right_size and image.size else None
+        thumbnail = cycle_thumbnail(shown) if image.size else None
         self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at,
                                          left_display=left, right_display=right, thumbnail=thumbnail))

@@ -69,8 +69,6 @@ KEYS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
-
-
 def shortcuts_help() -> str:
     """The key bindings as an HTML table (the help dialog)."""
     shown = {"Right": "→"}

@@ -21,6 +21,7 @@ import numpy as np
 
 from echoquality.core.quality import (DEFAULT_METHOD, DEFAULT_QUALITY_MODEL, PIXEL_METRIC_METHODS, QualityMethod,
                                       model_method, pixel_metric_method)
+from echoquality.core.segmentation import labels_from_scores
 from echoquality.core.vocabulary import MIRRORED_REGIONS, N_REGIONS
 from echoquality.inference.backends import ModelError, Session, open_session
 from echoquality.paths import MODELS_DIR
@@ -168,19 +169,7 @@ class SegmentationModel:
 
     def predict(self, batch: np.ndarray, mirror: bool | None = None) -> np.ndarray:
         """Label maps (N, 256, 256) uint8: 0 background, 1 LV, 2 MYO, 3 LA (4 AO)."""
-        return labels_of(self.scores(batch, mirror))
-
-
-def labels_of(scores: np.ndarray) -> np.ndarray:
-    """(N, H, W) uint8 index of the largest of (N, C, H, W) class scores, the first on ties (as `argmax`), by
-    C - 1 pairwise comparisons: 7x faster than numpy's argmax over the class axis (0.09 against 0.6 ms a frame)."""
-    best = scores[:, 0].copy()
-    labels = np.zeros(best.shape, np.uint8)
-    for k in range(1, scores.shape[1]):
-        higher = scores[:, k] > best
-        labels[higher] = k
-        np.maximum(best, scores[:, k], out=best)
-    return labels
+        return labels_from_scores(self.scores(batch, mirror))
 
 
 def read_bias_correction(path: Path) -> np.ndarray:

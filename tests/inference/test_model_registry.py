@@ -9,7 +9,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from echoquality.inference.backends import ModelError, available_backends, open_session
-from echoquality.inference.registry import labels_of, load_quality_model, load_segmentation_model
+from echoquality.core.segmentation import labels_from_scores
+from echoquality.inference.registry import load_quality_model, load_segmentation_model
 from tests.onnx_models import constant_quality, intensity_segmentation
 
 QUALITY = (1.5, 2.5, 3.5, 4.5, 5.0, 3.0, 2.0, 4.0)
@@ -170,10 +171,10 @@ def test_mirror_averaging_follows_the_model_metadata_and_can_be_switched(tmp_pat
     assert np.array_equal(ours.predict(ramp, mirror=False), single.argmax(1))
 
 
-def test_labels_of_matches_argmax_including_ties():
+def test_labels_from_scores_match_argmax_including_ties():
     rng = np.random.default_rng(3)
     scores = rng.normal(size=(2, 5, 32, 40)).astype(np.float32)
     scores[0, 2, :4] = scores[0, 1, :4]          # ties: the first class wins, as with argmax
     scores[1, :, 5] = 0.0
-    assert np.array_equal(labels_of(scores), scores.argmax(axis=1).astype(np.uint8))
-    assert labels_of(scores).dtype == np.uint8 and labels_of(scores).shape == (2, 32, 40)
+    assert np.array_equal(labels_from_scores(scores), scores.argmax(axis=1).astype(np.uint8))
+    assert labels_from_scores(scores).dtype == np.uint8 and labels_from_scores(scores).shape == (2, 32, 40)
