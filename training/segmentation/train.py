@@ -29,6 +29,7 @@ from .augment import AugmentConfig, Source, augment, source_of
 from .card import write_card
 from .dataset import DatasetError, Sample, load_folder, split_by_patient
 from .metrics import dice_table
+from .pseudo_labels import pseudo_sources
 from .model import N_CLASSES, build_model, count_parameters
 
 log = logging.getLogger("train")
@@ -53,6 +54,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
     p.add_argument("--native-share", type=float, default=0.0,
                    help="share of training frames shown as stored (no re-imaging; mirror and grey levels only)")
+    p.add_argument("--pseudo-loops", nargs="*", default=[],
+                   help="real unlabelled loops whose frames, labelled by --pseudo-model as the app labels them, join the "
+                        "training frames (self-training)")
+    p.add_argument("--pseudo-model", default="camus_seg_lite", help="model that labels the --pseudo-loops")
+    p.add_argument("--pseudo-every", type=int, default=8, help="keep every N-th frame of the --pseudo-loops")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--eval-every", type=int, default=30)
     p.add_argument("--stop-after", type=int, default=0,
@@ -205,7 +211,9 @@ def train(args: argparse.Namespace) -> dict:
             a for a in sys.argv[1:] if a != "--export-only")
         args.epochs = previous.get("epochs", args.epochs)
     else:
-        history = fit(model, ema, [source_of(s.image, s.mask) for s in train_set], val_set, args, checkpoint)
+        sources = [source_of(s.image, s.mask) for s in train_set]
+        sources += pseudo_sources(args.pseudo_loops, args.pseudo_model, args.pseudo_every)
+        history = fit(model, ema, sources, val_set, args, checkpoint)
         train_minutes = (time.time() - started) / 60
         command = "python -m training.segmentation.train " + " ".join(sys.argv[1:])
     save_checkpoint(ema, args, checkpoint)
@@ -218,6 +226,8 @@ def train(args: argparse.Namespace) -> dict:
         "stop_after": args.stop_after or args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
         "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "native_share": args.native_share,
+        "pseudo_loops": [str(p) for p in args.pseudo_loops], "pseudo_model": args.pseudo_model,
+        "pseudo_every": args.pseudo_every,
         "parameters": count_parameters(model),
         "command": command,
         "train_frames": len(train_set), "train_patients": len({s.patient for s in train_set}),

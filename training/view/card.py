@@ -89,6 +89,15 @@ def write_card(folder: Path, report: dict) -> Path:
             + (" - below the project's 95 % goal" if cv["accuracy_a2c_vs_a4c"] < 0.95 else "")
             + f"; {es} of the {len(cv['wrong'])} errors are end-systolic frames. 149 labelled frames are little to learn",
             "  views from; a loop is judged frame by frame and smoothed, which the single-frame numbers above do not show.",
+        ]
+        by_grade = cv.get("wrong_by_expert_grade")
+        if by_grade:
+            lines.append("- The mistakes by the cardiologist's image-quality grade (CAMUS `image_quality.csv`): "
+                         + ", ".join(f"{g} {d['wrong']}/{d['frames']}" for g, d in sorted(by_grade.items()))
+                         + f"; drawn as the classifier saw them in `{cv.get('error_montage', 'docs/view_errors.png')}`"
+                         " (`python -m training.view.error_montage`). Some show no right heart at all (a"
+                         " foreshortened or off-axis cut), others are clear four-chamber views the network still missed.")
+        lines += [
             "- `other` is learnt from seven real parasternal sectors of one scanner and stand-ins (turned and zoomed",
             "  apical frames, synthetic screens): a real subcostal, suprasternal or parasternal view from another",
             "  scanner may be called A2C or A4C. The gate's other checks (colour, M-mode / spectral displays, blank",
