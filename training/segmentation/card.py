@@ -72,6 +72,14 @@ def _real_frame_rows(checks: list[dict]) -> str:
     return "\n".join(rows)
 
 
+def _framing_rows(rows: list[dict]) -> str:
+    out = ["| frame as given | frames | Dice LV | Dice MYO | Dice LA | worst frame MYO | six myocardial regions valid |",
+           "|---|---|---|---|---|---|---|"]
+    out += [f"| {r['cut']} | {r['frames']} | {r['LV']:.3f} | {r['MYO']:.3f} | {r['LA']:.3f} | {r['worst_MYO']:.2f} | "
+            f"{r['six_regions_valid']:.0%} |" for r in rows]
+    return "\n".join(out)
+
+
 def render(folder: Path) -> str:
     """The card's markdown for a model folder."""
     run = json.loads((folder / "training.json").read_text())
@@ -100,6 +108,14 @@ def render(folder: Path) -> str:
                  f"{run['name']}.png`). The E95 MP4 stores no pixel spacing: the app's default (frame height = 160 mm) "
                  "applies, so its millimetres are approximate; the echotk NIfTI stores 0.4 mm.") \
         if real_file.is_file() else "Not measured yet: run `python -m training.segmentation.real_frames`."
+    framing_file = folder / "framing_check.json"
+    framing_text = (_framing_rows(json.loads(framing_file.read_text())) + "\n\nMeasured with `python -m "
+                    f"training.segmentation.framing_check --data ../shared/data/camus_subset --model {run['name']} --json "
+                    f"models/{run['name']}/framing_check.json`: the held-out frames and their masks re-cut around the "
+                    "fan and resized to 370x370 (aspect not kept, as such exports are), analysed through the app's "
+                    "whole path; Dice at the frame's size (so a little below the network-size Dice above). Cutting "
+                    "the arc or the sides also cuts and stretches the atrium: the LA loses most.") \
+        if framing_file.is_file() else "Not measured yet: run `python -m training.segmentation.framing_check`."
     return f"""# {run['name']}: LV / MYO / LA segmentation of apical echo views
 
 Default segmentation model of the app. A compact U-Net (depthwise-separable convolutions, stride-2 stem,
@@ -155,6 +171,9 @@ additive noise. Validation frames take the app's path untouched: framing, networ
 
 ## Real loops without labels (the real-frame check)
 {real_text}
+
+## Fans that fill or run over the frame (the framing check)
+{framing_text}
 
 ## Wall completion (part of the app's clean-up)
 Where the network leaves a stretch of the LV border with no wall next to it (a faint lateral wall the beam
