@@ -28,6 +28,11 @@ from PyQt6.QtWidgets import QApplication
 from app.main_window import MainWindow
 from app.theme import apply_dark_theme
 
+try:                    # run as a module (python -m benchmarks.bench_gui) or as a file
+    from benchmarks.competing_load import competing_load, describe
+except ModuleNotFoundError:
+    from competing_load import competing_load, describe
+
 
 def stats(name: str, values, unit: str) -> None:
     values = np.asarray(values, np.float64)
@@ -45,6 +50,8 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--segmentation", default="")
     parser.add_argument("--method", default="")
+    parser.add_argument("--busy", type=int, default=0, help="child processes keeping a core busy meanwhile (a "
+                        "controlled competing load; benchmarks/competing_load.py)")
     args = parser.parse_args()
 
     app = QApplication(sys.argv[:1])
@@ -102,7 +109,8 @@ def main() -> int:
     watchdog = QTimer()
     watchdog.timeout.connect(check_failed)
     watchdog.start(250)
-    app.exec()
+    with competing_load(args.busy):
+        app.exec()
     watchdog.stop()
     ui_cpu = ui_cpu["end"] - ui_cpu["start"] if "start" in ui_cpu and "end" in ui_cpu else float("nan")
     if window.failure:
@@ -118,6 +126,7 @@ def main() -> int:
         window.images_area.grab()
         render.append((time.perf_counter() - t) * 1e3)
     print(f"source {args.source}, segmentation {args.segmentation or 'default'}, method {window.method}")
+    print(describe(args.busy))
     total = window.stats.dropped + window.stats.shown
     print(f"frames shown          {len(times) / args.seconds:7.1f} frames/s over {args.seconds:.0f} s "
           f"(dropped {window.stats.dropped} of {total} so far: {100 * window.stats.dropped / max(total, 1):.1f} %)")

@@ -25,6 +25,11 @@ import numpy as np
 import time
 from pathlib import Path
 
+try:                    # run as a module (python -m benchmarks.bench_igtl_latency) or as a file
+    from benchmarks.competing_load import competing_load, describe
+except ModuleNotFoundError:
+    from competing_load import competing_load, describe
+
 ROOT = Path(__file__).resolve().parents[1]
 STAGE_MS: dict[str, list[float]] = {}   # time per frame in each stage of the chain (analyze)
 
@@ -111,6 +116,8 @@ def main() -> int:
     parser.add_argument("--sequential", action="store_true", help="the whole chain on one thread (for comparison)")
     parser.add_argument("--save-video", action="store_true",
                         help="compose the split screen of every frame, as analyze --save-video does (default: as analyze)")
+    parser.add_argument("--busy", type=int, default=0, help="child processes keeping a core busy meanwhile (a "
+                        "controlled competing load; benchmarks/competing_load.py)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -119,16 +126,18 @@ def main() -> int:
     port = free_port()
     sender = start_sender(args.loop, port, args.fps)
     src = IGTLSource(f"igtl://127.0.0.1:{port}", timeout_s=5)
-    start, cpu0 = time.monotonic(), time.process_time()
-    try:
-        n = run_receive(src, args.seconds) if args.chain == "receive" else run_analyze(src, args.seconds, args)
-    finally:
-        elapsed, cpu = time.monotonic() - start, time.process_time() - cpu0
-        src.close()
-        sender.terminate()
-        sender.wait(timeout=10)
+    with competing_load(args.busy):
+        start, cpu0 = time.monotonic(), time.process_time()
+        try:
+            n = run_receive(src, args.seconds) if args.chain == "receive" else run_analyze(src, args.seconds, args)
+        finally:
+            elapsed, cpu = time.monotonic() - start, time.process_time() - cpu0
+            src.close()
+            sender.terminate()
+            sender.wait(timeout=10)
     c = src.counters
     print(f"chain: {args.chain}, input {args.fps:g} frames/s for {elapsed:.1f} s, {os.cpu_count()} CPUs")
+    print(describe(args.busy))
     print(f"frames: received {c.received}, analysed {n} ({n / elapsed:.1f}/s), "
           f"dropped {c.received - n} ({c.dropped} by the receiver's newest-frame slot), corrupt {c.corrupt}")
     print(f"analysed live: {100 * n / max(c.received, 1):.1f} % of the frames received "
