@@ -94,10 +94,10 @@ def main() -> int:
     ui_cpu = {}
 
     def begin_measuring() -> None:
-        ui_cpu["start"] = time.thread_time()
+        ui_cpu["start"], ui_cpu["process_start"] = time.thread_time(), time.process_time()
 
     def end() -> None:
-        ui_cpu["end"] = time.thread_time()
+        ui_cpu["end"], ui_cpu["process_end"] = time.thread_time(), time.process_time()
         app.quit()
 
     def check_failed() -> None:
@@ -112,7 +112,9 @@ def main() -> int:
     with competing_load(args.busy):
         app.exec()
     watchdog.stop()
-    ui_cpu = ui_cpu["end"] - ui_cpu["start"] if "start" in ui_cpu and "end" in ui_cpu else float("nan")
+    measured = "start" in ui_cpu and "end" in ui_cpu
+    process_cpu = ui_cpu["process_end"] - ui_cpu["process_start"] if measured else float("nan")
+    ui_cpu = ui_cpu["end"] - ui_cpu["start"] if measured else float("nan")
     if window.failure:
         print(f"error: {window.failure}", file=sys.stderr)
         window.close()
@@ -135,6 +137,8 @@ def main() -> int:
     stats("UI handler", [handler_ms[i] for i in keep], "ms")
     stats("render split screen", render, "ms")
     print(f"UI thread CPU          {100 * ui_cpu / args.seconds:7.1f} % of one core")
+    print(f"process CPU            {100 * process_cpu / args.seconds:7.1f} % of one core (all threads: receiving, "
+          "analysis, drawing)")
     stats("timer lateness", lateness[len(lateness) // 5:], "ms")
     window.close()
     return 0
