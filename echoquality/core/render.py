@@ -141,12 +141,14 @@ def region_centres(region_map: np.ndarray, framing: Framing | None = None) -> np
     """
     h, w = region_map.shape
     flat = region_map.ravel()
-    if flat.max(initial=0) > N_REGIONS:
-        flat = np.where(flat <= N_REGIONS, flat, 0)
+    where = np.flatnonzero(flat)          # the regions cover a small part of the map: sum over their pixels only
+    codes = flat[where]
+    if codes.max(initial=0) > N_REGIONS:
+        codes = np.where(codes <= N_REGIONS, codes, 0)
     xs, ys = _pixel_centres(h, w)
-    counts = np.bincount(flat, minlength=N_REGIONS + 1)[1:N_REGIONS + 1].astype(np.float64)
-    sx = np.bincount(flat, weights=xs, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
-    sy = np.bincount(flat, weights=ys, minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    counts = np.bincount(codes, minlength=N_REGIONS + 1)[1:N_REGIONS + 1].astype(np.float64)
+    sx = np.bincount(codes, weights=xs[where], minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
+    sy = np.bincount(codes, weights=ys[where], minlength=N_REGIONS + 1)[1:N_REGIONS + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         centres = np.stack([sx / counts / w, sy / counts / h], axis=1)
     centres[counts == 0] = np.nan

@@ -57,6 +57,20 @@ def test_region_centres_are_fractions_and_nan_when_absent():
     assert centres[0] == pytest.approx([(100 + 25) / 200, 50 / 400], abs=0.01)
 
 
+def test_region_centres_match_the_plain_mean_and_ignore_other_codes():
+    rng = np.random.default_rng(3)
+    region_map = rng.integers(0, 12, (64, 80)).astype(np.uint8)      # codes 9..11 are not regions
+    region_map[region_map == 5] = 0                                  # region 5 absent
+    rows, cols = np.indices(region_map.shape)
+    centres = region_centres(region_map)
+    for k in range(1, 9):
+        if k == 5:
+            assert np.isnan(centres[k - 1]).all()
+            continue
+        inside = region_map == k
+        assert centres[k - 1] == pytest.approx([(cols[inside] + 0.5).mean() / 80, (rows[inside] + 0.5).mean() / 64])
+
+
 def _colour_regions_reference(image, region_map, scores):
     """Straightforward full-frame colouring (what `colour_regions` does on the regions' box only)."""
     import cv2
