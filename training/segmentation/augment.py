@@ -53,6 +53,10 @@ class AugmentConfig:
     wall_fade: tuple[float, float] = (0.03, 0.5)       # remaining echo (labels kept: experts draw faint walls)
     p_apex_haze: float = 0.2                           # near-field clutter over the apex
     p_native: float = 0.0                              # the source screen as stored (mirror and grey levels only)
+    p_edge_cut: float = 0.0                            # exported as the sector alone, cut by the image's edges
+    edge_cut_sides: float = 0.18                       # at most this share of the fan's width off each side,
+    edge_cut_arc: float = 0.12                         # of its height off the arc,
+    edge_cut_apex: float = 0.06                        # and off the apex
 
 
 @dataclass(frozen=True)
@@ -186,10 +190,30 @@ def reimage(src: Source, rng: np.random.Generator, cfg: AugmentConfig = AugmentC
         screen = cv2.GaussianBlur(screen, (0, 0), rng.uniform(*cfg.blur_sigma))
     if rng.random() < cfg.p_overlays:
         _overlays(screen, fan, rng, cfg)
+    if cfg.p_edge_cut > 0 and rng.random() < cfg.p_edge_cut:     # switched off: no random numbers drawn
+        screen, lab = cut_at_edges(screen, lab, fan, rng, cfg)
     if rng.random() < cfg.p_jpeg:
         ok, buf = cv2.imencode(".jpg", screen, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(*cfg.jpeg_quality))])
         screen = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
     return screen, lab
+
+
+def cut_at_edges(screen: np.ndarray, labels: np.ndarray, fan: np.ndarray, rng: np.random.Generator,
+                 cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The screen cut to the fan's bounding box and into the fan (its sides, arc and apex run over the new image's
+    edges), as scanners and archives export the sector alone; half the time stretched to a square."""
+    ys, xs = np.nonzero(fan)
+    y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+    h, w = y1 - y0, x1 - x0
+    left, right = rng.uniform(0, cfg.edge_cut_sides, 2) * w
+    top, bottom = rng.uniform(0, cfg.edge_cut_apex) * h, rng.uniform(0, cfg.edge_cut_arc) * h
+    rows, cols = slice(int(y0 + top), int(y1 - bottom)), slice(int(x0 + left), int(x1 - right))
+    screen, labels = screen[rows, cols], labels[rows, cols]
+    if rng.random() < 0.5:
+        side = int(round(math.sqrt(screen.shape[0] * screen.shape[1])))
+        screen = cv2.resize(screen, (side, side), interpolation=cv2.INTER_AREA)
+        labels = cv2.resize(labels, (side, side), interpolation=cv2.INTER_NEAREST)
+    return np.ascontiguousarray(screen), np.ascontiguousarray(labels)
 
 
 def native(src: Source, rng: np.random.Generator, cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:

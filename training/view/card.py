@@ -70,6 +70,16 @@ def write_card(folder: Path, report: dict) -> Path:
             _confusion_table(cv["confusion_rows_truth_cols_predicted"]),
             f"Wrong: {', '.join(cv['wrong']) or 'none'}.",
             "",
+        ]
+        if cv.get("recut"):
+            lines += ["The same held-out frames exported as other scanners do (`training.segmentation.framing_check`: cut "
+                      "around the fan and resized to 370x370, aspect not kept), same fold models:", "",
+                      "| frame as given | A2C vs A4C accuracy | called `other` (rejected) |", "|---|---|---|",
+                      f"| as stored | {cv['accuracy_a2c_vs_a4c']:.3f} | {cv['rejected_as_other']} |"]
+            lines += [f"| {name} | {r['accuracy_a2c_vs_a4c']:.3f} | {r['rejected_as_other']} |"
+                      for name, r in cv["recut"].items()]
+            lines.append("")
+        lines += [
             "Held-out DICOM files (each parasternal file tested by the fold model that never saw it; the apical",
             "sectors by every fold model; `screen` = the whole screen through the app's framing):",
             "",

@@ -88,12 +88,14 @@ def turned(sample: Sample, rng: np.random.Generator) -> Source:
 
 
 def camus_samples(samples: list[Sample], per_frame: int, turned_per_frame: int, zoomed_per_frame: int,
-                  rng: np.random.Generator, native_share: float = 0.0) -> Bank:
-    """Re-imaged CAMUS frames (a2c/a4c; `native_share` of them as stored, grey levels varied), turned hearts and
-    zoomed-in fans (other), grouped by patient."""
+                  rng: np.random.Generator, native_share: float = 0.0, edge_cut: float = 0.0) -> Bank:
+    """Re-imaged CAMUS frames (a2c/a4c; `native_share` of them as stored, grey levels varied; `edge_cut` of the
+    re-imaged ones exported as the sector alone, cut by the image's edges), turned hearts and zoomed-in fans
+    (other), grouped by patient."""
     images, labels, groups, kinds = [], [], [], []
-    zoom_cfg = replace(VIEW_AUGMENT, zoom=(2.6, 5.0))
-    view_cfg = replace(VIEW_AUGMENT, p_native=native_share)
+    augment_cfg = replace(VIEW_AUGMENT, p_edge_cut=edge_cut)
+    zoom_cfg = replace(augment_cfg, zoom=(2.6, 5.0))
+    view_cfg = replace(augment_cfg, p_native=native_share)
     for k, sample in enumerate(samples):
         src = source_of(sample.image, sample.mask)
         for _ in range(per_frame):
@@ -101,7 +103,7 @@ def camus_samples(samples: list[Sample], per_frame: int, turned_per_frame: int, 
             images.append(_as_input(image)); labels.append(view_of(sample.name))
             groups.append(sample.patient); kinds.append("camus")
         for _ in range(turned_per_frame):
-            image, _ = augment(turned(sample, rng), rng, VIEW_AUGMENT)
+            image, _ = augment(turned(sample, rng), rng, augment_cfg)
             images.append(_as_input(image)); labels.append(OTHER); groups.append(sample.patient); kinds.append("turned")
         for _ in range(zoomed_per_frame):
             image, _ = augment(src, rng, zoom_cfg)
