@@ -125,3 +125,17 @@ def test_mirroring_swaps_sides():
     cols = np.arange(lab.shape[1])
     lv_x = (cols * (lab == 1)).sum() / (lab == 1).sum()
     assert lv_x > lab.shape[1] / 2                      # the LV (left half of the toy heart) is now on the right
+
+
+def test_edge_cut_exports_the_sector_cut_by_the_image_edges():
+    image, mask = heart()
+    src = source_of(image, mask)
+    cfg = AugmentConfig(p_edge_cut=1.0, p_overlays=0.0, p_jpeg=0.0, p_blur=0.0)
+    for seed in range(6):
+        screen, labels = reimage(src, np.random.default_rng(seed), cfg)
+        assert screen.shape == labels.shape
+        # no black screen around the fan: it runs into the left, right and bottom edges
+        assert (screen[:, 0] > 0).any() and (screen[:, -1] > 0).any() and (screen[-1] > 0).any()
+        assert (screen[labels > 0] > 0).mean() > 0.95 and {1, 2, 3} <= set(np.unique(labels))
+    whole, _ = reimage(src, np.random.default_rng(0), AugmentConfig(p_overlays=0.0, p_jpeg=0.0, p_blur=0.0))
+    assert (whole[-1] == 0).all() or (whole[:, 0] == 0).all()          # without it the fan sits inside a black screen
