@@ -101,6 +101,10 @@ def render(folder: Path) -> str:
     native_text = (f"{native:.0%} of the training frames are shown as stored (mirrored, grey levels varied, as below), "
                    f"so the network also sees CAMUS's own look; the other {1 - native:.0%} are ") if native > 0 else \
         "every training frame is "
+    edge_cut = float(run.get("edge_cut", 0.0))
+    edge_text = (f" {edge_cut:.0%} of the re-imaged screens are then exported as the sector alone, cut by the image's "
+                 "edges (up to 18 % of the fan's width off each side, 12 % of its height off the arc, 6 % off the apex; "
+                 "half of them stretched to a square), as other scanners and archives export it.") if edge_cut > 0 else ""
     exploration = EXPLORATION_FILE.read_text() if EXPLORATION_FILE.is_file() else ""
     real_file = folder / "real_frames.json"
     real_text = (_real_frame_rows(json.loads(real_file.read_text())) + "\n\nMeasured with `python -m training.segmentation.real_frames "
@@ -162,7 +166,7 @@ above the screen), the heart zoomed 0.7–1.4, stretched anisotropically 0.75–
 square), rotated ±12° and shifted, fan parts the source does not cover filled with magnified tissue of the same
 frame (labelled background, like the right heart and lungs of a wide fan), left-right mirrored; overlays burned in
 (text, grey-scale bar, depth ticks, ECG trace sometimes crossing the fan, logo), blur and JPEG compression
-(quality 20–90). The screen then goes through the app's own fan finding and framing, and the network input gets
+(quality 20–90).{edge_text} The screen then goes through the app's own fan finding and framing, and the network input gets
 grey-level changes: log-compression (dynamic range), gamma, gain, depth-gain (TGC) curves, speckle-like and
 additive noise. Validation frames take the app's path untouched: framing, network, clean-up.
 

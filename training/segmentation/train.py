@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema", type=float, default=0.995, help="decay of the weight average that gets exported")
     p.add_argument("--native-share", type=float, default=0.0,
                    help="share of training frames shown as stored (no re-imaging; mirror and grey levels only)")
+    p.add_argument("--edge-cut", type=float, default=0.0,
+                   help="share of re-imaged frames exported as the sector alone, cut by the image's edges")
     p.add_argument("--pseudo-loops", nargs="*", default=[],
                    help="real unlabelled loops whose frames, labelled by --pseudo-model as the app labels them, join the "
                         "training frames (self-training)")
@@ -145,7 +147,7 @@ def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], v
     """Train `model`, keeping its exponential moving average in `ema`; returns the per-epoch history."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     rng = np.random.default_rng(args.seed)
-    cfg = AugmentConfig(p_native=args.native_share)
+    cfg = AugmentConfig(p_native=args.native_share, p_edge_cut=args.edge_cut)
     steps_per_epoch = len(train_set) // args.batch
     total = steps_per_epoch * args.epochs
     step, history, started = 0, [], time.time()
@@ -226,7 +228,7 @@ def train(args: argparse.Namespace) -> dict:
         "stop_after": args.stop_after or args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
         "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "native_share": args.native_share,
-        "pseudo_loops": [str(p) for p in args.pseudo_loops], "pseudo_model": args.pseudo_model,
+        "edge_cut": args.edge_cut, "pseudo_loops": [str(p) for p in args.pseudo_loops], "pseudo_model": args.pseudo_model,
         "pseudo_every": args.pseudo_every,
         "parameters": count_parameters(model),
         "command": command,
