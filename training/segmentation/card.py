@@ -218,6 +218,12 @@ exploration below found they bought no Dice): six myocardial regions on echotk i
   the echotk loop it never saw the network drew the lateral wall itself in 15 % of the frames instead of 50 %
   (the wall completion then filled 85 %), and E95 walls thinned from 10.1 to 9.0 mm: the network learnt the
   E95 loop's look and its own mistakes rather than anything general. One run, one seed.
+- Training on exports cut by the image's edges was tried and not kept (session 6): the shipped command plus
+  `--edge-cut 0.3`. Held-out CAMUS 0.891 / 0.803 / 0.883 mirror averaged (noise-level gain); on the re-cut
+  frames of the framing check the LA held (0.878-0.890 instead of 0.828-0.864) and six regions were valid in
+  every frame; but on the real echotk loop the network drew the lateral wall itself in 25 % of the frames
+  instead of 50 % (walls 6.9 instead of 8.2 mm; the wall completion still gives six regions in all). The real
+  loop was given the casting vote; one run, one seed, so both differences may be seed noise.
 {_stop_after_text(run)}- Trained on {run['train_frames']} frames only (the full CAMUS set has 500 patients); validation on
   {run['val_frames']} frames has a standard error of roughly ±0.015 Dice. Validation Dice is below nnU-Net's on
   the full CAMUS set; the errors are mostly the myocardium's thickness and the LV/MYO border at end-systole.
