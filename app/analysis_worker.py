@@ -268,7 +268,10 @@ class AnalysisWorker(QThread):
         image = result.frame.image
         shown = image if quality_image is None else quality_image       # what the right panel shows
         left = prepare_display(image, left_size) if left_size and image.size else None
-        right = prepare_display(shown, right_size) if right_size and image.size else None
+        if shown is image and right_size == left_size:   # a frame without regions: both panels show the frame
+            right = left
+        else:
+            right = prepare_display(shown, right_size) if right_size and image.size else None
         thumbnail = cycle_thumbnail(shown) if image.size else None
         self.analysed.emit(AnalysedFrame(result, quality_image, centres, result.error, result.entered_at,
                                          left_display=left, right_display=right, thumbnail=thumbnail))
