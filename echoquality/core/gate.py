@@ -11,7 +11,9 @@ short reason for the screen (`REASONS`). The checks, in the order they are made:
    colour-coded pixels inside the fan (colour Doppler, judged on the frame before grey
    conversion, `colour_map`).
 3. The view (`view_verdict`): the view classifier says "other" (see `echoquality.core.view`).
-4. After segmentation (`anatomy_verdict`): no LV, or too few myocardial regions found.
+4. After segmentation (`anatomy_verdict`): no LV, or too few myocardial regions found; a frame the
+   segmentation model was unsure of (`echoquality.core.segmentation.uncertain_share` above the limit
+   calibrated for the model) has no labels, so it ends here as `no_lv` too.
 
 (`error` marks a frame whose analysis failed.)
 """

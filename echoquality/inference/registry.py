@@ -58,6 +58,21 @@ def model_mirror_averaging(metadata: dict[str, str]) -> bool:
     return metadata.get("mirror_average") == "1"
 
 
+def model_uncertain_limit(metadata: dict[str, str], path: Path) -> float | None:
+    """The largest share of close calls the model makes on an apical view (metadata `max_uncertain_share`, a number in
+    (0, 1], see `echoquality.core.segmentation.uncertain_share`); None when the model was not calibrated."""
+    text = metadata.get("max_uncertain_share")
+    if text is None:
+        return None
+    try:
+        limit = float(text)
+    except ValueError:
+        limit = float("nan")
+    if not 0.0 < limit <= 1.0:
+        raise ModelError(f"{path}: metadata max_uncertain_share is {text!r}, expected a number in (0, 1]")
+    return limit
+
+
 def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
     """Names of the model folders under models/."""
     if not models_dir.is_dir():
@@ -156,6 +171,7 @@ class SegmentationModel:
         metadata = model_metadata(Path(session.path))
         self.framing = model_framing(metadata)
         self.mirror = model_mirror_averaging(metadata)
+        self.max_uncertain_share = model_uncertain_limit(metadata, Path(session.path))
 
     def scores(self, batch: np.ndarray, mirror: bool | None = None) -> np.ndarray:
         """Raw class scores (N, C, 256, 256) of a batch of frames; with `mirror` (None: the model's

@@ -31,7 +31,7 @@ from echoquality.core.quality import QualityMethod, batched_form
 from echoquality.core.records import Frame, FrameResult
 from echoquality.core.regions import Regions, divide_myocardium
 from echoquality.core.render import compose_split_screen
-from echoquality.core.segmentation import SegmentationModel, segment
+from echoquality.core.segmentation import SegmentationModel, segment, segment_batch
 from echoquality.core.view import AUTO, ViewModel, ViewSmoother, canonical_image, checks_view, recognise, view_input
 from echoquality.core.vocabulary import N_REGIONS, VIEWS
 
@@ -175,12 +175,13 @@ class BatchedChain:
     def _segment(self, works: list[FrameWork]) -> None:
         """One segmentation call for the frames the gate passed, then each frame's clean-up (one LV, MYO, LA)."""
         def batch(passed: list[FrameWork]) -> None:
-            found = self.segmentation.predict(np.stack([w.network.image for w in passed])[:, None].astype(np.float32))
+            found = segment_batch(self.segmentation, np.stack([w.network.image for w in passed]),
+                                  np.stack([w.network.sector for w in passed]))
             for work, labels in zip(passed, found):
                 work.labels = labels
 
         def each(work: FrameWork) -> None:
-            work.labels = segment(self.segmentation, work.network.image)
+            work.labels = segment(self.segmentation, work.network.image, sector=work.network.sector)
         _together(works, "Segment", batch, each, self.map)
 
         def clean(work: FrameWork) -> None:

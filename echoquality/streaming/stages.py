@@ -114,7 +114,8 @@ class Gate(Stage):
 
 class Segment(Stage):
     """image, sector, gate → labels (0 background, 1 LV, 2 MYO, 3 LA, 4 AO), one plausible component each,
-    inside the fan; none for a frame the gate stopped. `mirror`: see `SegmentationModel.scores`."""
+    inside the fan; none for a frame the gate stopped or the model is unsure of (`core.segmentation.segment`).
+    `mirror`: see `SegmentationModel.scores`."""
 
     inputs = ("image", "sector", "gate")
     outputs = ("labels",)
@@ -127,7 +128,8 @@ class Segment(Stage):
         pixels = to_numpy(image)
         if codec.gate_tag(verdict).status != gate.OK:
             return (to_fast(np.zeros(pixels.shape[:2], np.uint8), image),)
-        labels = clean_labels(segment(self.model, pixels, self.mirror), to_numpy(sector) > 0)
+        inside = to_numpy(sector) > 0
+        labels = clean_labels(segment(self.model, pixels, self.mirror, inside), inside)
         return (to_fast(labels, image),)
 
 

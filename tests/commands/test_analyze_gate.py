@@ -105,3 +105,15 @@ def test_an_explicit_apical_view_does_not_open_the_gate_to_what_is_not_apical(tm
     result, rows = analyze(tmp_path / "out", image, extra=("--view", "a4c", "--batch-size", batch))
     assert result.returncode == 0, result.stderr
     assert [(r["status"], r["view"], r["global"]) for r in rows] == [("not_apical", "a4c", "")], rows
+
+
+@pytest.mark.parametrize("batch", ["1", "4"])
+def test_a_view_the_segmentation_is_unsure_of_gets_no_scores_even_as_alax(tmp_path, batch):
+    """--view alax is not second-guessed by the view classifier (it never learnt ALAX), so a real parasternal sector
+    reaches the segmentation; the model is unsure of what it draws there and the frame is stopped (no_lv)."""
+    from tests.core.test_unsure_segmentation import parasternal_sector
+    image = tmp_path / "parasternal.png"
+    cv2.imwrite(str(image), parasternal_sector("1E5H70ZT"))
+    result, rows = analyze(tmp_path / "out", image, extra=("--view", "alax", "--batch-size", batch))
+    assert result.returncode == 0, result.stderr
+    assert [(r["status"], r["global"]) for r in rows] == [("no_lv", "")], rows

@@ -80,6 +80,15 @@ def _framing_rows(rows: list[dict]) -> str:
     return "\n".join(out)
 
 
+def _unsure_rows(report: dict) -> str:
+    out = ["| kind | frames | n | share of close calls, median (p95): one pass | as run on recordings | stopped: one pass "
+           "| recordings |", "|---|---|---|---|---|---|---|"]
+    out += [f"| {g['kind']} | {g['frames']} | {g['n']} | {g['one_pass']['median']:.3f} ({g['one_pass']['p95']:.3f}) | "
+            f"{g['recording']['median']:.3f} ({g['recording']['p95']:.3f}) | {g['one_pass']['stopped']:.0%} | "
+            f"{g['recording']['stopped']:.0%} |" for g in report["groups"]]
+    return "\n".join(out)
+
+
 def render(folder: Path) -> str:
     """The card's markdown for a model folder."""
     run = json.loads((folder / "training.json").read_text())
@@ -120,6 +129,24 @@ def render(folder: Path) -> str:
                     "whole path; Dice at the frame's size (so a little below the network-size Dice above). Cutting "
                     "the arc or the sides also cuts and stretches the atrium: the LA loses most.") \
         if framing_file.is_file() else "Not measured yet: run `python -m training.segmentation.framing_check`."
+    unsure_file = folder / "unsure_check.json"
+    unsure = json.loads(unsure_file.read_text()) if unsure_file.is_file() else None
+    unsure_text = (f"The app stops a frame (status `no_lv`, no scores) when more than **{unsure['limit']:.2f}** of what "
+                   "the network labelled LV, MYO or LA inside the fan was a close call (its class won with a probability "
+                   f"below {unsure['level']}; `echoquality.core.segmentation.uncertain_share`, 0.06 ms a frame). The limit "
+                   "is kept in the ONNX metadata (`max_uncertain_share`; models without it, such as the paper's, are "
+                   "never stopped this way) and was set by `python -m training.segmentation.unsure_check --data "
+                   "../shared/data/camus_subset --negatives ../shared/data/non_apical --json "
+                   f"models/{run['name']}/unsure_check.json --montage docs/unsure_check.png --write`: the most unsure "
+                   f"real apical frame (the real loops, the held-out frames as stored and re-cut) plus {unsure['margin']}. "
+                   "It is a second line behind the view classifier, for views it lets through (a parasternal or "
+                   "subcostal view of another scanner, an explicit `--view alax`):\n\n" + _unsure_rows(unsure) +
+                   "\n\nThe re-imaged copies it stops are frames no reader could segment (gain saturated over the "
+                   "fan, noise over everything: top row of `docs/unsure_check.png`); it stops about half of the "
+                   "parasternal copies and of the turned hearts, not all: the view classifier stays the first line. Small "
+                   "apical thumbnails beside a Doppler strip (a sector a quarter of the screen wide) are often stopped too: "
+                   "at that size the network is unsure of the walls.") \
+        if unsure else "Not measured yet: run `python -m training.segmentation.unsure_check`."
     return f"""# {run['name']}: LV / MYO / LA segmentation of apical echo views
 
 Default segmentation model of the app. A compact U-Net (depthwise-separable convolutions, stride-2 stem,
@@ -158,7 +185,9 @@ two- or four-chamber B-mode frame as background, left-ventricular cavity (LV), m
 `{run.get('command', '.venv/bin/python -m training.segmentation.train --data ../shared/data/camus_subset --out models/' + run['name'])}`
 (seeded; PyTorch CPU, {run.get('stop_after', run['epochs'])} epochs of a {run['epochs']}-epoch schedule, batch {run['batch']}, AdamW lr {run['lr']} with warm-up and cosine decay,
 weight decay {run['weight_decay']}, cross-entropy + soft Dice, exported weights are an exponential moving average
-(decay {run['ema']}); {run['train_minutes']:.0f} min on 2 CPU cores). Widths {run['widths']}, encoder depths {run['depths']}.
+(decay {run['ema']}); {run['train_minutes']:.0f} min on 2 CPU cores). Widths {run['widths']}, encoder depths {run['depths']}. Then
+`python -m training.segmentation.unsure_check --data ../shared/data/camus_subset --negatives ../shared/data/non_apical --write`
+sets the gate's limit of close calls in the ONNX metadata (see "When the model is unsure").
 
 Scanner and setting variation (`training/segmentation/augment.py`): {native_text}re-imaged as another
 scanner would show it — a new screen of any size and aspect, a new fan (opening 60–110°, any depth, apex inside or
@@ -178,6 +207,9 @@ additive noise. Validation frames take the app's path untouched: framing, networ
 
 ## Fans that fill or run over the frame (the framing check)
 {framing_text}
+
+## When the model is unsure (part of the gate)
+{unsure_text}
 
 ## Wall completion (part of the app's clean-up)
 Where the network leaves a stretch of the LV border with no wall next to it (a faint lateral wall the beam

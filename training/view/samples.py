@@ -133,7 +133,7 @@ def read_dicom_screen(path: Path) -> tuple[np.ndarray, tuple[int, int, int, int]
     return grayscale(pixels), box
 
 
-def _jitter_screen(screen: np.ndarray, rng: np.random.Generator, zoom: tuple[float, float]) -> np.ndarray:
+def jitter_screen(screen: np.ndarray, rng: np.random.Generator, zoom: tuple[float, float]) -> np.ndarray:
     """The screen zoomed, shifted, slightly turned and maybe mirrored, on a black canvas of its size."""
     h, w = screen.shape
     if rng.random() < 0.5:
@@ -160,12 +160,12 @@ def dicom_samples(folder: Path, per_sector: int, per_screen: int, rng: np.random
             sector = screen[y0:y1, x0:x1].copy()
             sector[int(0.92 * (y1 - y0)):] = 0   # the ECG trace along the region's bottom edge
             for _ in range(per_sector):
-                images.append(_framed(_jitter_screen(sector, rng, (0.8, 1.3)), rng, cfg))
+                images.append(_framed(jitter_screen(sector, rng, (0.8, 1.3)), rng, cfg))
                 groups.append(path.stem); kinds.append("parasternal")
         if path.stem in APICAL_THUMBNAILS:   # the framing may land on the apical sector: not a negative
             continue
         for _ in range(per_screen):
-            images.append(_framed(_jitter_screen(screen, rng, (0.9, 1.15)), rng, cfg, levels=False))
+            images.append(_framed(jitter_screen(screen, rng, (0.9, 1.15)), rng, cfg, levels=False))
             groups.append(path.stem); kinds.append("screen")
     labels = np.full(len(images), OTHER, np.int64)
     return Bank(np.stack(images), labels, groups, kinds)
