@@ -339,10 +339,13 @@ def invariance_augment(image: np.ndarray, rng: np.random.Generator, radius: np.n
 
 
 def geometric_augment(image: np.ndarray, labels: np.ndarray, valid: np.ndarray, rng: np.random.Generator,
-                      p: float = 0.5, region_map: np.ndarray | None = None
+                      p: float = 0.5, region_map: np.ndarray | None = None,
+                      anisotropy: tuple[float, float] | None = None
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
     """The paper's augmentations (each with probability p): rotation +-30 deg, mirroring (labels mirrored),
-    gamma 0.9-1.1, scaling 0.85-1.15. (image, labels, valid, region map moved along or None)."""
+    gamma 0.9-1.1, scaling 0.85-1.15; with `anisotropy` (lo, hi) also, with probability p, a stretch of width
+    against height by a factor drawn log-uniformly from it (exports resized without keeping the aspect; no
+    random numbers drawn when None). (image, labels, valid, region map moved along or None)."""
     labels, valid = labels.copy(), valid.copy()
     if rng.random() < p:
         image = image[:, ::-1]
@@ -351,8 +354,14 @@ def geometric_augment(image: np.ndarray, labels: np.ndarray, valid: np.ndarray, 
             region_map = np.concatenate(([0], MIRROR_ORDER + 1)).astype(np.uint8)[region_map[:, ::-1]]
     angle = rng.uniform(-30, 30) if rng.random() < p else 0.0
     scale = rng.uniform(0.85, 1.15) if rng.random() < p else 1.0
-    if angle or scale != 1.0:
+    stretch = 1.0
+    if anisotropy is not None and rng.random() < p:
+        stretch = math.exp(rng.uniform(math.log(anisotropy[0]), math.log(anisotropy[1])))
+    if angle or scale != 1.0 or stretch != 1.0:
         m = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), angle, scale)
+        if stretch != 1.0:      # width x sqrt(stretch), height / sqrt(stretch), about the image's centre
+            squeeze = np.array([[math.sqrt(stretch), 0.0], [0.0, 1.0 / math.sqrt(stretch)]])
+            m = np.hstack([squeeze @ m[:, :2], (squeeze @ (m[:, 2] - SIZE / 2) + SIZE / 2)[:, None]])
         image = cv2.warpAffine(np.ascontiguousarray(image), m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
                                borderValue=0)
         if region_map is not None:

@@ -45,6 +45,7 @@ class FitConfig:
     seed: int = 0
     log_every: int = 100
     max_minutes: float = 0.0
+    anisotropy: tuple[float, float] | None = None    # stretch of width against height (None: none)
 
 
 def sampling_weights(labels: list[str]) -> np.ndarray:
@@ -52,21 +53,24 @@ def sampling_weights(labels: list[str]) -> np.ndarray:
     return w / w.sum()
 
 
-def views(g: FrameGeometry, rng: np.random.Generator):
+def views(g: FrameGeometry, rng: np.random.Generator, anisotropy: tuple[float, float] | None = None):
     """(intact image, degraded image, region map, valid (8,), drop (8,)) with one shared geometry."""
     degraded, drop, _ = degrade_with_drop(g, rng)
     intact = invariance_augment(g.image, rng, g.radius)
     degraded = invariance_augment(degraded, rng, g.radius)
     geo = int(rng.integers(2 ** 31))
-    a, drop_m, valid, rmap = geometric_augment(intact, drop, g.valid, np.random.default_rng(geo), region_map=g.region_map)
-    b, _, _, _ = geometric_augment(degraded, drop, g.valid, np.random.default_rng(geo), region_map=g.region_map)
+    a, drop_m, valid, rmap = geometric_augment(intact, drop, g.valid, np.random.default_rng(geo), region_map=g.region_map,
+                                               anisotropy=anisotropy)
+    b, _, _, _ = geometric_augment(degraded, drop, g.valid, np.random.default_rng(geo), region_map=g.region_map,
+                                   anisotropy=anisotropy)
     present = np.bincount(rmap.ravel(), minlength=9)[1:] > 0
     return a, b, rmap, valid & present, drop_m
 
 
-def make_batch(frames: list[FrameGeometry], labels: list[str], size: int, rng: np.random.Generator):
+def make_batch(frames: list[FrameGeometry], labels: list[str], size: int, rng: np.random.Generator,
+               anisotropy: tuple[float, float] | None = None):
     idx = rng.choice(len(frames), size, p=sampling_weights(labels))
-    items = [views(frames[i], rng) for i in idx]
+    items = [views(frames[i], rng, anisotropy) for i in idx]
     intact = np.stack([it[0] for it in items]).astype(np.float32)
     degraded = np.stack([it[1] for it in items]).astype(np.float32)
     rmap = np.stack([it[2] for it in items]).astype(np.float32)
@@ -114,7 +118,7 @@ def fit(frames: list[FrameGeometry], labels: list[str], cfg: FitConfig) -> Regio
     start, running = time.time(), {}
     for step in range(1, cfg.steps + 1):
         model.train()
-        terms = losses(model, make_batch(frames, labels, cfg.batch, rng), cfg)
+        terms = losses(model, make_batch(frames, labels, cfg.batch, rng, cfg.anisotropy), cfg)
         opt.zero_grad()
         terms["total"].backward()
         opt.step()

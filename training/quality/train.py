@@ -53,6 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--limit", type=int, default=0, help="use only the first N frames (quick checks)")
     p.add_argument("--cv-only", action="store_true", help="stop after the cross-validation (writes report.json)")
+    p.add_argument("--anisotropy", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="also stretch width against height by a factor from LO..HI in training (e.g. 0.75 1.33)")
+    p.add_argument("--framing-check", action="store_true",
+                   help="also score each held-out frame re-cut as other scanners export it (framing_check's cuts)")
     p.add_argument("--no-mirror", action="store_true", help="export without mirror averaging")
     p.add_argument("--compare", action="append", default=[],
                    help="another quality model (name or folder) to score on the same frames for the card's table")
@@ -64,13 +68,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, dict]:
+def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict, dict]:
     """(out-of-fold regional scores (N, 8), the same before bias correction, fold of each frame, within-frame
-    check pooled over folds). Each fold's bias correction is fitted on its own training frames."""
+    check pooled over folds, {cut: out-of-fold scores of the re-cut frames} with --framing-check). Each fold's bias correction is fitted on its own training frames."""
     patients = [patient_of(g.name) for g in frames]
     folds = patient_folds(patients, args.folds, args.seed, strata=labels)
     scores = np.full((len(frames), 8), np.nan)
     raw_scores = np.full((len(frames), 8), np.nan)
+    recut = recut_frames(args.data, frames) if args.framing_check else {}
+    recut_scores = {cut: np.full((len(frames), 8), np.nan) for cut in recut}
     checks = []
     for k in range(args.folds):
         train = np.flatnonzero(folds != k)
@@ -84,13 +90,57 @@ def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np
         raw = predict(model, np.stack([g.image for g in held_frames]), np.stack([g.region_map for g in held_frames]))
         raw_scores[held] = np.where(valid, raw, np.nan)
         scores[held] = np.where(valid, apply_correction(raw, correction, valid), np.nan)
+        for cut, versions in recut.items():
+            for i in held:
+                g = versions[i]
+                if g is not None:
+                    one = predict(model, g.image[None], g.region_map[None])
+                    recut_scores[cut][i] = np.where(g.valid, apply_correction(one, correction, g.valid[None])[0], np.nan)
         checks.append(within_frame_check(lambda im, rm: apply_correction(predict(model, im, rm), correction,
                                                                          present_regions(rm)),
                                          held_frames, seed=100 + k))
         log.info("fold %d (correction slope %.2f intercept %.2f): %s", k + 1, correction[0], correction[1],
                  format_agreement("held out", agreement_with_labels(global_scores(scores[held]),
                                                                     [labels[i] for i in held])))
-    return scores, raw_scores, folds, pool_checks(checks)
+    return scores, raw_scores, folds, pool_checks(checks), recut_scores
+
+
+def recut_frames(data: str | Path, frames) -> dict:
+    """{cut name: [FrameGeometry or None per frame]}: each frame and its mask re-cut around the fan and resized as
+    other scanners export them (`training.segmentation.framing_check.recut`), through the app's framing."""
+    import cv2
+
+    from training.segmentation.framing_check import CUTS, recut
+
+    from .dataset import network_frame
+    from .degrade import prepare_frame
+    out: dict = {}
+    for cut in CUTS[1:]:
+        versions = []
+        for g in frames:
+            image = cv2.imread(str(Path(data) / "images" / f"{g.name}.png"), cv2.IMREAD_GRAYSCALE)
+            mask = cv2.imread(str(Path(data) / "masks" / f"{g.name}.png"), cv2.IMREAD_GRAYSCALE)
+            image, mask = recut(image, mask, cut)
+            view = "a2c" if "2CH" in g.name.upper() else "a4c"
+            view_image, view_labels, sector, spacing = network_frame(image, mask)
+            versions.append(prepare_frame(g.name, view_image, view_labels, view, sector=sector, spacing=spacing))
+        out[cut.name] = versions
+    return out
+
+
+def framing_report(scores: np.ndarray, recut_scores: dict, labels: list[str]) -> list[dict]:
+    """Per cut: agreement of the out-of-fold global score with the experts, and its shift from the frame as stored."""
+    stored = global_scores(scores)
+    rows = []
+    for cut, regional in recut_scores.items():
+        g = global_scores(regional)
+        shift = g - stored
+        ok = np.isfinite(shift)
+        rows.append({"cut": cut, "frames": int(ok.sum()), "spearman": agreement_with_labels(g, labels)["spearman"],
+                     "mean_shift": float(np.mean(shift[ok])), "mean_abs_shift": float(np.mean(np.abs(shift[ok])))})
+        log.info("%s: rho %+.3f, global score shift %+.3f (mean |shift| %.3f) over %d frames", cut, rows[-1]["spearman"],
+                 rows[-1]["mean_shift"], rows[-1]["mean_abs_shift"], rows[-1]["frames"])
+    return rows
 
 
 def present_regions(region_maps: np.ndarray) -> np.ndarray:
@@ -181,11 +231,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log.info("%d frames with expert labels (%s)", len(frames),
              ", ".join(f"{x} {labels.count(x)}" for x in ("Good", "Medium", "Poor")))
-    cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed)
+    cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
+                    anisotropy=tuple(args.anisotropy) if args.anisotropy else None)
     report: dict = {"data": str(args.data), "frames": len(frames)}
     if args.folds > 1:
         cv_cfg = FitConfig(**{**asdict(cfg), "steps": args.cv_steps or args.steps})
-        scores, raw_scores, folds, checks = cross_validate(frames, labels, args, cv_cfg)
+        scores, raw_scores, folds, checks, recut_scores = cross_validate(frames, labels, args, cv_cfg)
         oof = agreement_with_labels(global_scores(scores), labels)
         oof_raw = agreement_with_labels(global_scores(raw_scores), labels)
         log.info("%s", format_agreement("out of fold", oof))
@@ -198,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   "scores": [None if not np.isfinite(v) else round(float(v), 3)
                                                              for v in s]}
                                                  for g, y, f, s in zip(frames, labels, folds, scores)]}
+        if recut_scores:
+            report["cross_validation"]["framing_check"] = framing_report(scores, recut_scores, labels)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1))
