@@ -84,3 +84,26 @@ def test_mirroring_swaps_left_and_right():
         np.testing.assert_array_equal(lab, labels[MIRROR_ORDER])
         ys, xs = np.nonzero(moved)
         assert set(np.unique(moved[moved > 0])) == {6} and xs.mean() > 128   # now basal_right, on the right
+
+
+def test_anisotropy_stretches_width_against_height_and_is_silent_when_off():
+    from training.quality.degrade import geometric_augment
+    image = np.zeros((256, 256), np.uint8)
+    image[96:160, 96:160] = 200                            # a centred square
+    labels, valid = np.ones(8, np.float32), np.ones(8, bool)
+    widths = []
+    for seed in range(30):
+        out, *_ = geometric_augment(image, labels, valid, np.random.default_rng(seed), p=0.0, anisotropy=(0.5, 0.5001))
+        ys, xs = np.nonzero(out > 100)
+        widths.append((np.ptp(xs) + 1) / (np.ptp(ys) + 1))
+    assert all(w == 1.0 for w in widths)                   # p = 0: nothing drawn, nothing changed
+    out, *_ = geometric_augment(image, labels, valid, np.random.default_rng(0), p=1.0, anisotropy=(0.5, 0.5001))
+    plain, *_ = geometric_augment(image, labels, valid, np.random.default_rng(0), p=1.0)
+    ys, xs = np.nonzero(out > 100)
+    py, px = np.nonzero(plain > 100)
+    ratio = ((np.ptp(xs) + 1) / (np.ptp(ys) + 1)) / ((np.ptp(px) + 1) / (np.ptp(py) + 1))
+    assert ratio == pytest.approx(0.5, rel=0.15)           # width / height halved against the same draw without it
+    # Off (None), the random stream is the one the shipped recipe used.
+    a = np.random.default_rng(5); geometric_augment(image, labels, valid, a, p=0.5)
+    b = np.random.default_rng(5); geometric_augment(image, labels, valid, b, p=0.5, anisotropy=None)
+    assert a.random() == b.random()

@@ -60,3 +60,18 @@ def test_region_model_needs_and_uses_the_region_map(tiny_run):
 def test_bad_data_folder_is_one_line(tmp_path, capsys):
     assert train.main(["--data", str(tmp_path), "--out", str(tmp_path / "m")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_framing_check_scores_the_held_out_frames_re_cut_with_the_fold_models(tmp_path):
+    from tests.helpers import CAMUS as camus
+    if not (camus / "images").is_dir():
+        pytest.skip("../shared/data/camus_subset is not present")
+    out = tmp_path / "cv"
+    assert train.main(["--data", str(camus), "--out", str(out), "--limit", "12", "--folds", "2", "--cv-steps", "2",
+                       "--batch", "2", "--cv-only", "--framing-check", "--anisotropy", "0.75", "1.33"]) == 0
+    rows = json.loads((out / "report.json").read_text())["cross_validation"]["framing_check"]
+    assert [r["cut"] for r in rows] == ["fan's bounding box = the image", "sides and arc cut 8 %", "sides cut 15 %",
+                                        "apex cut 6 %"]
+    for r in rows:
+        assert r["frames"] == 12 and -1 <= r["spearman"] <= 1 and r["mean_abs_shift"] >= abs(r["mean_shift"])
+        assert r["mean_abs_shift"] > 0                    # a re-cut frame is not scored exactly as stored
