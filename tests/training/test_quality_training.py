@@ -68,10 +68,10 @@ def test_framing_check_scores_the_held_out_frames_re_cut_with_the_fold_models(tm
         pytest.skip("../shared/data/camus_subset is not present")
     out = tmp_path / "cv"
     assert train.main(["--data", str(camus), "--out", str(out), "--limit", "12", "--folds", "2", "--cv-steps", "2",
-                       "--batch", "2", "--cv-only", "--framing-check", "--anisotropy", "0.75", "1.33"]) == 0
+                       "--batch", "2", "--cv-only", "--framing-check", "--anisotropy", "0.75", "1.33", "--consistency", "1"]) == 0
     rows = json.loads((out / "report.json").read_text())["cross_validation"]["framing_check"]
     assert [r["cut"] for r in rows] == ["fan's bounding box = the image", "sides and arc cut 8 %", "sides cut 15 %",
-                                        "apex cut 6 %"]
+                                        "apex cut 6 %", "moved 3 px right and 2 px down (regions with it)"]
     for r in rows:
         assert r["frames"] == 12 and -1 <= r["spearman"] <= 1 and r["mean_abs_shift"] >= abs(r["mean_shift"])
         assert r["mean_abs_shift"] > 0                    # a re-cut frame is not scored exactly as stored

@@ -23,6 +23,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -46,6 +47,7 @@ class FitConfig:
     log_every: int = 100
     max_minutes: float = 0.0
     anisotropy: tuple[float, float] | None = None    # stretch of width against height (None: none)
+    consistency_weight: float = 0.0    # > 0: the intact frame also moved a little must score the same (see small_move)
 
 
 def sampling_weights(labels: list[str]) -> np.ndarray:
@@ -67,15 +69,34 @@ def views(g: FrameGeometry, rng: np.random.Generator, anisotropy: tuple[float, f
     return a, b, rmap, valid & present, drop_m
 
 
+def small_move(image: np.ndarray, region_map: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The frame and its region map moved as another export or probe position would: shifted up to 8 px,
+    zoomed 0.9-1.1 and stretched 0.87-1.15 (width against height), together."""
+    zoom, stretch = rng.uniform(0.9, 1.1), math.exp(rng.uniform(math.log(0.87), math.log(1.15)))
+    sx, sy = zoom * math.sqrt(stretch), zoom / math.sqrt(stretch)
+    dx, dy = rng.uniform(-8, 8, 2)
+    m = np.array([[sx, 0.0, (1 - sx) * 128 + dx], [0.0, sy, (1 - sy) * 128 + dy]])
+    moved = cv2.warpAffine(np.ascontiguousarray(image), m, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
+    moved_map = cv2.warpAffine(np.ascontiguousarray(region_map), m, (256, 256), flags=cv2.INTER_NEAREST, borderValue=0)
+    return moved, moved_map
+
+
 def make_batch(frames: list[FrameGeometry], labels: list[str], size: int, rng: np.random.Generator,
-               anisotropy: tuple[float, float] | None = None):
+               anisotropy: tuple[float, float] | None = None, moved: bool = False):
+    """(images, region maps, valid, drop, target, kind): the intact views, then the degraded ones, then (`moved`)
+    the intact views moved a little (`small_move`)."""
     idx = rng.choice(len(frames), size, p=sampling_weights(labels))
     items = [views(frames[i], rng, anisotropy) for i in idx]
     intact = np.stack([it[0] for it in items]).astype(np.float32)
     degraded = np.stack([it[1] for it in items]).astype(np.float32)
     rmap = np.stack([it[2] for it in items]).astype(np.float32)
-    x = torch.from_numpy(np.concatenate([intact, degraded]))[:, None].contiguous(memory_format=torch.channels_last)
-    r = torch.from_numpy(np.concatenate([rmap, rmap]))[:, None]
+    images, maps = [intact, degraded], [rmap, rmap]
+    if moved:
+        pairs = [small_move(it[0], it[2], rng) for it in items]
+        images.append(np.stack([p[0] for p in pairs]).astype(np.float32))
+        maps.append(np.stack([p[1] for p in pairs]).astype(np.float32))
+    x = torch.from_numpy(np.concatenate(images))[:, None].contiguous(memory_format=torch.channels_last)
+    r = torch.from_numpy(np.concatenate(maps))[:, None]
     valid = torch.from_numpy(np.stack([it[3] for it in items])).float()
     drop = torch.from_numpy(np.stack([it[4] for it in items])).float()
     target = torch.tensor([LABEL_TARGET[labels[i]] for i in idx], dtype=torch.float32)
@@ -87,7 +108,7 @@ def losses(model: torch.nn.Module, batch, cfg: FitConfig) -> dict[str, torch.Ten
     x, r, valid, drop, target, kind = batch
     n = len(target)
     scores = model(x, r)
-    s0, s1 = scores[:n], scores[n:]
+    s0, s1 = scores[:n], scores[n:2 * n]
     count = valid.sum(dim=1).clamp(min=1)
     global0 = (s0 * valid).sum(dim=1) / count
     has = valid.sum(dim=1) > 0
@@ -103,7 +124,15 @@ def losses(model: torch.nn.Module, batch, cfg: FitConfig) -> dict[str, torch.Ten
     want = (s0.detach() - drop).clamp(1.0, 5.0)
     synthetic = (((s1 - want) ** 2) * valid).sum() / valid.sum().clamp(min=1)
     total = expert + cfg.weak_weight * weak + cfg.synthetic_weight * synthetic
-    return {"total": total, "expert": expert, "weak": weak, "synthetic": synthetic}
+    terms = {"expert": expert, "weak": weak, "synthetic": synthetic}
+    if len(scores) > 2 * n:          # the moved views: each region present in both scores the same
+        s2 = scores[2 * n:]
+        both = valid * (r[2 * n:, 0].flatten(1).long().unsqueeze(1) ==
+                        torch.arange(1, 9).view(1, 8, 1)).any(dim=2).float()
+        consistency = (((s2 - s0) ** 2) * both).sum() / both.sum().clamp(min=1)
+        total = total + cfg.consistency_weight * consistency
+        terms["consistency"] = consistency
+    return {"total": total, **terms}
 
 
 def fit(frames: list[FrameGeometry], labels: list[str], cfg: FitConfig) -> RegionPooledQuality:
@@ -118,7 +147,7 @@ def fit(frames: list[FrameGeometry], labels: list[str], cfg: FitConfig) -> Regio
     start, running = time.time(), {}
     for step in range(1, cfg.steps + 1):
         model.train()
-        terms = losses(model, make_batch(frames, labels, cfg.batch, rng, cfg.anisotropy), cfg)
+        terms = losses(model, make_batch(frames, labels, cfg.batch, rng, cfg.anisotropy, cfg.consistency_weight > 0), cfg)
         opt.zero_grad()
         terms["total"].backward()
         opt.step()

@@ -18,7 +18,7 @@ import json
 import logging
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +55,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cv-only", action="store_true", help="stop after the cross-validation (writes report.json)")
     p.add_argument("--anisotropy", type=float, nargs=2, default=None, metavar=("LO", "HI"),
                    help="also stretch width against height by a factor from LO..HI in training (e.g. 0.75 1.33)")
+    p.add_argument("--consistency", type=float, default=0.0,
+                   help="weight of a term asking the frame moved a little (shift, zoom, stretch) to score the same")
     p.add_argument("--framing-check", action="store_true",
                    help="also score each held-out frame re-cut as other scanners export it (framing_check's cuts)")
     p.add_argument("--no-mirror", action="store_true", help="export without mirror averaging")
@@ -125,7 +127,18 @@ def recut_frames(data: str | Path, frames) -> dict:
             view_image, view_labels, sector, spacing = network_frame(image, mask)
             versions.append(prepare_frame(g.name, view_image, view_labels, view, sector=sector, spacing=spacing))
         out[cut.name] = versions
+    out[MOVED] = [replace(g, image=_moved(g.image, False), region_map=_moved(g.region_map, True)) for g in frames]
     return out
+
+
+MOVED = "moved 3 px right and 2 px down (regions with it)"
+
+
+def _moved(array: np.ndarray, nearest: bool) -> np.ndarray:
+    import cv2
+    m = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, 2.0]])
+    return cv2.warpAffine(np.ascontiguousarray(array), m, (array.shape[1], array.shape[0]),
+                          flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR, borderValue=0)
 
 
 def framing_report(scores: np.ndarray, recut_scores: dict, labels: list[str]) -> list[dict]:
@@ -232,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info("%d frames with expert labels (%s)", len(frames),
              ", ".join(f"{x} {labels.count(x)}" for x in ("Good", "Medium", "Poor")))
     cfg = FitConfig(steps=args.steps, batch=args.batch, lr=args.lr, seed=args.seed,
-                    anisotropy=tuple(args.anisotropy) if args.anisotropy else None)
+                    anisotropy=tuple(args.anisotropy) if args.anisotropy else None, consistency_weight=args.consistency)
     report: dict = {"data": str(args.data), "frames": len(frames)}
     if args.folds > 1:
         cv_cfg = FitConfig(**{**asdict(cfg), "steps": args.cv_steps or args.steps})
