@@ -107,3 +107,19 @@ def test_anisotropy_stretches_width_against_height_and_is_silent_when_off():
     a = np.random.default_rng(5); geometric_augment(image, labels, valid, a, p=0.5)
     b = np.random.default_rng(5); geometric_augment(image, labels, valid, b, p=0.5, anisotropy=None)
     assert a.random() == b.random()
+
+
+def test_small_move_moves_the_frame_and_its_regions_together():
+    from training.quality.fit import small_move
+    image = np.zeros((256, 256), np.uint8)
+    image[100:140, 60:100] = 200
+    regions = np.zeros((256, 256), np.uint8)
+    regions[100:140, 60:100] = 3
+    moved_any = False
+    for seed in range(10):
+        img, rmap = small_move(image, regions, np.random.default_rng(seed))
+        ys, xs = np.nonzero(rmap == 3)
+        assert img[ys, xs].mean() > 150                    # the region still lies on its bright patch
+        assert set(np.unique(rmap).tolist()) <= {0, 3}      # nearest neighbour: no new codes
+        moved_any |= not np.array_equal(rmap, regions)
+    assert moved_any
