@@ -107,6 +107,18 @@ def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np
     return scores, raw_scores, folds, pool_checks(checks), recut_scores
 
 
+def cpu_name() -> str:
+    """The CPU's model name (training on another CPU kind lands elsewhere: see the card's reruns)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or "unknown CPU"
+
+
 def recut_frames(data: str | Path, frames) -> dict:
     """{cut name: [FrameGeometry or None per frame]}: each frame and its mask re-cut around the fan and resized as
     other scanners export them (`training.segmentation.framing_check.recut`), through the app's framing."""
@@ -278,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     (out / "report.json").write_text(json.dumps(report, indent=1))
     (out / "training.json").write_text(json.dumps({
         "command": "python -m training.quality.train " + " ".join(sys.argv[1:] if argv is None else argv),
-        "args": vars(args), "fit": asdict(cfg), "minutes": round((time.time() - start) / 60, 1),
+        "args": vars(args), "fit": asdict(cfg), "minutes": round((time.time() - start) / 60, 1), "cpu": cpu_name(),
         "torch": torch.__version__}, indent=1))
     training = finish(out, frames, labels, args, report)
     training["minutes"] = round((time.time() - start) / 60, 1)
