@@ -33,6 +33,14 @@ def _loops(loops: dict) -> str:
     return "\n".join(lines)
 
 
+def _mid_walls(loops: dict, name: str) -> str:
+    """' (mid R against L)': the loop's mean mid lateral (image right) and septal scores, or '' when not run."""
+    s = loops.get(name)
+    if not s:
+        return ""
+    return f" (mid {s['mean'][SHORT[4]]:.1f} against {s['mean'][SHORT[1]]:.1f})"
+
+
 def _consistency_text(training: dict) -> str:
     """The loss line of the consistency term, when the model was trained with it."""
     weight = float(training.get("args", {}).get("consistency", 0.0) or 0.0)
@@ -179,8 +187,8 @@ the dropped-out wall is the lowest of its frame in {100 * wf.get('dropped_wall_l
 generated quality loss over random degradations of the held-out frames: {wf.get('rho_predicted_vs_generated_loss', float('nan')):.2f}.
 
 The folds' networks had 300 steps each (time); the shipped one has {args['steps']}. On real E95 frames it never saw
-(`tests/inference/test_quality_model.py`), erasing a basal or mid wall lowers that wall by 0.8–1.5 and the
-rest of the frame by 0.1–0.3: the global score's calibration moves every region of a frame together, so a
+(`tests/inference/test_quality_model.py`), erasing a basal or mid wall lowers that wall by 0.9–1.7 and the
+rest of the frame by 0.2–0.4: the global score's calibration moves every region of a frame together, so a
 frame that lost a wall also scores a little lower elsewhere. Within-frame sensitivity is the weak side of
 this model: the synthetic checks above come from short fold runs, and apical walls that already score low
 move little.
@@ -194,7 +202,7 @@ with their out-of-fold regional scores.
 Montage: `docs/quality_loops.png` (four frames of each loop, regions coloured by score). Through the
 canonical framing (`echoquality.core.framing.network_view`; the model declares `framing=fan` in its ONNX
 metadata). E95: the apex (near-field clutter) scores lowest, the basal walls highest. echotk: the faint
-lateral wall (image right) scores below the septum (mid 3.0 against 4.4); the network loses it in half of
+lateral wall (image right) scores below the septum{_mid_walls(extra.get('loops', {}), 'echotk_a4c.nii.gz')}; the network loses it in half of
 the frames and the clean-up's wall completion (`echoquality.core.wall`) lays it there, so its regions are
 scored in every frame (they were invalid in 60 % of frames before the completion).
 
