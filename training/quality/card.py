@@ -74,18 +74,7 @@ def reruns_section(folder: Path) -> str:
                      + " | ".join(cells) + " |")
     return ("## Reruns of the cross-validation (CPU, seeds, training terms, exports of other scanners)\n"
             f"{reruns['note']} Commands: `{reruns['runs'][0]['command']}` with `--seed 1`, `--anisotropy 0.75 1.33` "
-            "or `--consistency 1.0` as in the rows. Training is deterministic on one machine (two short runs checked "
-            "equal), but the same seeded command on another CPU takes another floating-point path and the small-data "
-            "training lands elsewhere: the previous recipe, validated at ρ 0.70 on the machine its weights were "
-            "trained on, gives 0.54 and 0.60 here (seeds 0 and 1). **Expect ρ to move by about ±0.08 from that "
-            "alone.** The consistency term (the frame moved a little, its regions with it, must score the same: "
-            "`fit.small_move`) raised ρ with both seeds and made the score move less on exports re-cut like other "
-            "scanners' (`training.segmentation.framing_check`'s cuts, same fold models) in all eight comparisons: "
-            "it is in the shipped recipe, at a small cost in within-frame contrast (a dropped-out wall falls 0.08–0.13 "
-            "below its intact score instead of 0.13–0.16 in the synthetic check). A frame moved by 3 px still shifts its global score by about 0.2 on "
-            "average: the network's strided features are not shift-invariant, which one training term does not "
-            "undo. The width stretch alone (`--anisotropy`) did not help: not kept. Cutting the sides lowers the "
-            "score (less of each wall in view).\n\n" + "\n".join(lines) + "\n\n")
+            f"or `--consistency 1.0` as in the rows. {reruns.get('findings', '')}\n\n" + "\n".join(lines) + "\n\n")
 
 
 def write_card(folder: Path, name: str, report: dict, training: dict, extra: dict) -> Path:

@@ -75,10 +75,14 @@ def small_move(image: np.ndarray, region_map: np.ndarray, rng: np.random.Generat
     zoom, stretch = rng.uniform(0.9, 1.1), math.exp(rng.uniform(math.log(0.87), math.log(1.15)))
     sx, sy = zoom * math.sqrt(stretch), zoom / math.sqrt(stretch)
     dx, dy = rng.uniform(-8, 8, 2)
-    m = np.array([[sx, 0.0, (1 - sx) * 128 + dx], [0.0, sy, (1 - sy) * 128 + dy]])
-    moved = cv2.warpAffine(np.ascontiguousarray(image), m, (256, 256), flags=cv2.INTER_LINEAR, borderValue=0)
-    moved_map = cv2.warpAffine(np.ascontiguousarray(region_map), m, (256, 256), flags=cv2.INTER_NEAREST, borderValue=0)
-    return moved, moved_map
+    return warp_together(image, region_map, np.array([[sx, 0.0, (1 - sx) * 128 + dx], [0.0, sy, (1 - sy) * 128 + dy]]))
+
+
+def warp_together(image: np.ndarray, region_map: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A frame (linear) and its region map (nearest neighbour) through the same 2x3 affine matrix, black outside."""
+    size = (image.shape[1], image.shape[0])
+    return (cv2.warpAffine(np.ascontiguousarray(image), matrix, size, flags=cv2.INTER_LINEAR, borderValue=0),
+            cv2.warpAffine(np.ascontiguousarray(region_map), matrix, size, flags=cv2.INTER_NEAREST, borderValue=0))
 
 
 def make_batch(frames: list[FrameGeometry], labels: list[str], size: int, rng: np.random.Generator,

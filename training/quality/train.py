@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -28,7 +29,7 @@ import torch
 from training.common import patient_of
 
 from .dataset import DatasetError, load_labelled
-from .fit import FitConfig, apply_correction, bias_correction, fit, predict
+from .fit import FitConfig, apply_correction, bias_correction, fit, predict, warp_together
 from .labels import LabelError, patient_folds
 from .real_labels import agreement_with_labels, format_agreement, global_scores
 from .within_frame import within_frame_check
@@ -93,11 +94,12 @@ def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np
         raw_scores[held] = np.where(valid, raw, np.nan)
         scores[held] = np.where(valid, apply_correction(raw, correction, valid), np.nan)
         for cut, versions in recut.items():
-            for i in held:
-                g = versions[i]
-                if g is not None:
-                    one = predict(model, g.image[None], g.region_map[None])
-                    recut_scores[cut][i] = np.where(g.valid, apply_correction(one, correction, g.valid[None])[0], np.nan)
+            found = [i for i in held if versions[i] is not None]
+            if found:
+                cut_valid = np.stack([versions[i].valid for i in found])
+                raw = predict(model, np.stack([versions[i].image for i in found]),
+                              np.stack([versions[i].region_map for i in found]))
+                recut_scores[cut][found] = np.where(cut_valid, apply_correction(raw, correction, cut_valid), np.nan)
         checks.append(within_frame_check(lambda im, rm: apply_correction(predict(model, im, rm), correction,
                                                                          present_regions(rm)),
                                          held_frames, seed=100 + k))
@@ -105,6 +107,9 @@ def cross_validate(frames, labels, args, cfg: FitConfig) -> tuple[np.ndarray, np
                  format_agreement("held out", agreement_with_labels(global_scores(scores[held]),
                                                                     [labels[i] for i in held])))
     return scores, raw_scores, folds, pool_checks(checks), recut_scores
+
+
+MOVED = "moved 3 px right and 2 px down (regions with it)"
 
 
 def cpu_name() -> str:
@@ -121,36 +126,26 @@ def cpu_name() -> str:
 
 def recut_frames(data: str | Path, frames) -> dict:
     """{cut name: [FrameGeometry or None per frame]}: each frame and its mask re-cut around the fan and resized as
-    other scanners export them (`training.segmentation.framing_check.recut`), through the app's framing."""
-    import cv2
-
+    other scanners export them (`training.segmentation.framing_check.recut`), through the app's framing; and each
+    frame moved a few pixels with its regions (MOVED)."""
     from training.segmentation.framing_check import CUTS, recut
 
     from .dataset import network_frame
     from .degrade import prepare_frame
-    out: dict = {}
-    for cut in CUTS[1:]:
-        versions = []
-        for g in frames:
-            image = cv2.imread(str(Path(data) / "images" / f"{g.name}.png"), cv2.IMREAD_GRAYSCALE)
-            mask = cv2.imread(str(Path(data) / "masks" / f"{g.name}.png"), cv2.IMREAD_GRAYSCALE)
-            image, mask = recut(image, mask, cut)
-            view = "a2c" if "2CH" in g.name.upper() else "a4c"
-            view_image, view_labels, sector, spacing = network_frame(image, mask)
-            versions.append(prepare_frame(g.name, view_image, view_labels, view, sector=sector, spacing=spacing))
-        out[cut.name] = versions
-    out[MOVED] = [replace(g, image=_moved(g.image, False), region_map=_moved(g.region_map, True)) for g in frames]
+    out: dict = {cut.name: [] for cut in CUTS[1:]}
+    for g in frames:
+        stored = cv2.imread(str(Path(data) / "images" / f"{g.name}.png"), cv2.IMREAD_GRAYSCALE)
+        stored_mask = cv2.imread(str(Path(data) / "masks" / f"{g.name}.png"), cv2.IMREAD_GRAYSCALE)
+        view = "a2c" if "2CH" in g.name.upper() else "a4c"
+        for cut in CUTS[1:]:
+            view_image, view_labels, sector, spacing = network_frame(*recut(stored, stored_mask, cut))
+            out[cut.name].append(prepare_frame(g.name, view_image, view_labels, view, sector=sector, spacing=spacing))
+    shift = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, 2.0]])
+    out[MOVED] = []
+    for g in frames:
+        image, region_map = warp_together(g.image, g.region_map, shift)
+        out[MOVED].append(replace(g, image=image, region_map=region_map))
     return out
-
-
-MOVED = "moved 3 px right and 2 px down (regions with it)"
-
-
-def _moved(array: np.ndarray, nearest: bool) -> np.ndarray:
-    import cv2
-    m = np.array([[1.0, 0.0, 3.0], [0.0, 1.0, 2.0]])
-    return cv2.warpAffine(np.ascontiguousarray(array), m, (array.shape[1], array.shape[0]),
-                          flags=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR, borderValue=0)
 
 
 def framing_report(scores: np.ndarray, recut_scores: dict, labels: list[str]) -> list[dict]:
