@@ -107,6 +107,31 @@ def _other_split_text(folder: Path, shipped_validation: dict | None) -> str:
             f"(the two splits' mean), moving by {min(apart):.2f}-{max(apart):.2f} from split to split.")
 
 
+def _second_member_text(folder: Path) -> str:
+    """A paragraph on the same recipe trained again on the same split with other initial weights
+    (folder/second_member.json, `training.segmentation.member_check`), or ''."""
+    path = folder / "second_member.json"
+    if not path.is_file():
+        return ""
+    o = json.loads(path.read_text())
+    held = o["held_out"]
+
+    def row(key: str) -> str:
+        return " / ".join(f"{held[key][k]:.3f}" for k in ("LV", "MYO", "LA"))
+
+    loops = "; ".join(f"{loop}: " + ", ".join(f"{k} {v['mean']:.2f} (p5 {v['p5']:.2f})" for k, v in r.items())
+                      for loop, r in o["real_loops"].items())
+    return (f"\n\n**A second training on the same split** (the shipped command with `--init-seed "
+            f"{o['other']['init_seed']}`: other initial weights and augmentation draws; not shipped), measured with "
+            f"`python -m training.segmentation.member_check` (`second_member.json`). Held-out Dice LV / MYO / LA, mirror "
+            f"averaged: shipped {row('model 1, mirror averaged')}, second {row('model 2, mirror averaged')}; the two "
+            f"averaged, one pass each (the same two passes as mirror averaging) {row('both, one pass each')}, and with "
+            f"mirroring (four passes) {row('both, mirror averaged')}: an ensemble of two buys nothing over mirror "
+            f"averaging here, so the app keeps one network. On the real loops the two trainings' labels (one pass each, "
+            f"after the clean-up) agree at Dice {loops}: this much of a structure's footprint on a scanner neither saw "
+            f"depends on the training draw alone.")
+
+
 def render(folder: Path) -> str:
     """The card's markdown for a model folder."""
     run = json.loads((folder / "training.json").read_text())
@@ -218,7 +243,7 @@ grey-level changes: log-compression (dynamic range), gamma, gain, depth-gain (TG
 additive noise. Validation frames take the app's path untouched: framing, network, clean-up.
 
 ## Validation (by patient)
-{val_text}{_other_split_text(folder, validation)}
+{val_text}{_other_split_text(folder, validation)}{_second_member_text(folder)}
 
 ## Real loops without labels (the real-frame check)
 {real_text}

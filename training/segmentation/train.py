@@ -40,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", required=True, help="training folder (images/ + masks/, or the CAMUS release)")
     p.add_argument("--out", required=True, help="model folder to write (model.onnx, training.json)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init-seed", type=int, default=None,
+                   help="seed of the weights' initialisation and of the augmentation (default: --seed; "
+                        "another value trains another member on the same split)")
     p.add_argument("--epochs", type=int, default=180)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lr", type=float, default=3e-3)
@@ -138,6 +141,11 @@ def save_checkpoint(model: torch.nn.Module, args: argparse.Namespace, path: Path
                 "full_res": args.full_res}, path)
 
 
+def init_seed(args: argparse.Namespace) -> int:
+    """The seed of initialisation and augmentation (the split always follows --seed)."""
+    return args.seed if args.init_seed is None else args.init_seed
+
+
 def summary(table: dict) -> str:
     return " ".join(f"{k} {v['mean']:.3f}" for k, v in table.items())
 
@@ -146,7 +154,7 @@ def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], v
         args: argparse.Namespace, checkpoint: Path) -> list[dict]:
     """Train `model`, keeping its exponential moving average in `ema`; returns the per-epoch history."""
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(init_seed(args))
     cfg = AugmentConfig(p_native=args.native_share, p_edge_cut=args.edge_cut)
     steps_per_epoch = len(train_set) // args.batch
     total = steps_per_epoch * args.epochs
@@ -184,7 +192,7 @@ def fit(model: torch.nn.Module, ema: torch.nn.Module, train_set: list[Source], v
 
 def train(args: argparse.Namespace) -> dict:
     """Train, evaluate on held-out patients, export ONNX; returns the run record."""
-    torch.manual_seed(args.seed)
+    torch.manual_seed(init_seed(args))
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True, warn_only=True)
     samples = load_folder(args.data)
@@ -224,7 +232,7 @@ def train(args: argparse.Namespace) -> dict:
                 metadata={"framing": "fan", "mirror_average": "1" if args.tta else "0"})
     exported = MirrorAveraged(ema) if args.tta else ema
     run = {
-        "name": name, "data": str(args.data), "seed": args.seed, "epochs": args.epochs,
+        "name": name, "data": str(args.data), "seed": args.seed, "init_seed": init_seed(args), "epochs": args.epochs,
         "stop_after": args.stop_after or args.epochs, "batch": args.batch,
         "lr": args.lr, "weight_decay": args.weight_decay, "ema": args.ema, "widths": args.widths,
         "depths": args.depths, "full_res": args.full_res, "tta": args.tta, "native_share": args.native_share,
