@@ -4,8 +4,10 @@ The view classifier (models/view_classifier) sees the canonical network view
 (`echoquality.core.framing.NetworkView.image`, 256×256) shrunk to VIEW_INPUT_SIZE. Its classes are
 VIEW_CLASSES; it never says ALAX (no ALAX frame was available to learn from): an explicit
 `--view alax` still works (`choose_view`). Per-frame probabilities are smoothed with an
-exponential time constant (`ViewSmoother`); the recognised view is the smoothed argmax and its
-confidence the smoothed probability of that view.
+exponential time constant (`ViewSmoother`); the recognised view is 'other' when the smoothed
+probability of 'other' is the largest or reaches the model's `other_limit` (scoring a view that is not
+apical is worse than saying nothing; ONNX metadata, set by `training.view.other_limit`), otherwise the
+more probable of A2C and A4C; its confidence is the smoothed probability of that view.
 """
 from __future__ import annotations
 
@@ -26,8 +28,10 @@ RESET_AFTER = 10.0
 
 
 class ViewModel(Protocol):
-    """A view classifier: (N, 1, 64, 64) float32 raw 0–255 → (N, 3) probabilities in VIEW_CLASSES order."""
+    """A view classifier: (N, 1, 64, 64) float32 raw 0–255 → (N, 3) probabilities in VIEW_CLASSES order;
+    `other_limit`: the probability of 'other' from which a frame is called 'other' (None: only when largest)."""
     name: str
+    other_limit: float | None
 
     def predict(self, batch: np.ndarray) -> np.ndarray: ...
 
@@ -48,10 +52,14 @@ def view_input(network_image: np.ndarray, size: int = VIEW_INPUT_SIZE) -> np.nda
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def estimate(probabilities: np.ndarray) -> ViewEstimate:
-    """The ViewEstimate of one probability vector (no smoothing)."""
+def estimate(probabilities: np.ndarray, other_limit: float | None = None) -> ViewEstimate:
+    """The ViewEstimate of one probability vector (no smoothing): 'other' when its probability is the largest or
+    reaches `other_limit`, otherwise the more probable apical view."""
     p = np.asarray(probabilities, np.float64)
+    other = len(VIEW_CLASSES) - 1
     best = int(np.argmax(p))
+    if best != other and other_limit is not None and p[other] >= other_limit:
+        best = other
     return ViewEstimate(VIEW_CLASSES[best], float(p[best]), p)
 
 
@@ -79,8 +87,9 @@ def recognise(model: ViewModel, network_image: np.ndarray) -> np.ndarray:
 class ViewSmoother:
     """Exponential smoothing of view probabilities over time, one per source (see the module docstring)."""
 
-    def __init__(self, time_constant_s: float = TIME_CONSTANT_S):
+    def __init__(self, time_constant_s: float = TIME_CONSTANT_S, other_limit: float | None = None):
         self.time_constant_s = float(time_constant_s)
+        self.other_limit = other_limit
         self._state: tuple[float, np.ndarray] | None = None   # (time_s, smoothed probabilities)
 
     def reset(self) -> None:
@@ -96,7 +105,7 @@ class ViewSmoother:
                 weight = 1.0 - math.exp(-dt / self.time_constant_s)
                 p = last + weight * (p - last)
         self._state = (float(time_s), p)
-        return estimate(p)
+        return estimate(p, self.other_limit)
 
 
 def checks_view(requested: str) -> bool:

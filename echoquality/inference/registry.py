@@ -58,19 +58,30 @@ def model_mirror_averaging(metadata: dict[str, str]) -> bool:
     return metadata.get("mirror_average") == "1"
 
 
-def model_uncertain_limit(metadata: dict[str, str], path: Path) -> float | None:
-    """The largest share of close calls the model makes on an apical view (metadata `max_uncertain_share`, a number in
-    (0, 1], see `echoquality.core.segmentation.uncertain_share`); None when the model was not calibrated."""
-    text = metadata.get("max_uncertain_share")
+def _fraction_entry(metadata: dict[str, str], key: str, path: Path) -> float | None:
+    """A metadata entry that must be a number in (0, 1]; None when absent, ModelError when invalid."""
+    text = metadata.get(key)
     if text is None:
         return None
     try:
-        limit = float(text)
+        value = float(text)
     except ValueError:
-        limit = float("nan")
-    if not 0.0 < limit <= 1.0:
-        raise ModelError(f"{path}: metadata max_uncertain_share is {text!r}, expected a number in (0, 1]")
-    return limit
+        value = float("nan")
+    if not 0.0 < value <= 1.0:
+        raise ModelError(f"{path}: metadata {key} is {text!r}, expected a number in (0, 1]")
+    return value
+
+
+def model_uncertain_limit(metadata: dict[str, str], path: Path) -> float | None:
+    """The largest share of close calls the model makes on an apical view (metadata `max_uncertain_share`, a number in
+    (0, 1], see `echoquality.core.segmentation.uncertain_share`); None when the model was not calibrated."""
+    return _fraction_entry(metadata, "max_uncertain_share", path)
+
+
+def model_other_limit(metadata: dict[str, str], path: Path) -> float | None:
+    """The view model's probability of 'other' from which a frame is called 'other' (metadata `other_limit`, a number
+    in (0, 1], set by `training.view.other_limit`); None without it ('other' only when it is the most probable)."""
+    return _fraction_entry(metadata, "other_limit", path)
 
 
 def available_models(models_dir: Path = MODELS_DIR) -> list[str]:
@@ -298,6 +309,7 @@ class ViewModel:
             raise ModelError(f"{session.path}: view model takes {tuple(session.input_shape)} and gives {found}, expected "
                              f"(N, 1, {self.size}, {self.size}) -> (N, {len(VIEW_CLASSES)}) probabilities of "
                              f"{', '.join(VIEW_CLASSES)}")
+        self.other_limit = model_other_limit(model_metadata(Path(session.path)), Path(session.path))
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """(N, 3) probabilities of a batch of (N, 1, 64, 64) classifier inputs."""

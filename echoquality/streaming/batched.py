@@ -124,7 +124,7 @@ class BatchedChain:
         self.requested_view, self.view_model = view, view_model
         self.title, self.split_screen = title, split_screen
         self.map = pool.map if pool is not None else map
-        self.smoother = ViewSmoother()
+        self.smoother = ViewSmoother(other_limit=getattr(view_model, "other_limit", None))
         self._box: tuple[int, int, int, int] | None = None    # the last frame's box: steady framing over a loop
 
     def analyse(self, frames: list[Frame]) -> list[FrameResult]:

@@ -88,7 +88,7 @@ class Gate(Stage):
         if view == AUTO and view_model is None:
             raise ValueError("view 'auto' needs a view model")
         self.view, self.model = view, view_model
-        self.smoother = ViewSmoother()
+        self.smoother = ViewSmoother(other_limit=getattr(view_model, "other_limit", None))
 
     def process(self, frame, image):
         pixels = to_numpy(frame)

@@ -69,15 +69,12 @@ def test_real_apical_frames_keep_their_labels(model):
 
 
 def parasternal_sector(name: str) -> np.ndarray:
-    from training.view.samples import read_dicom_screen
+    from training.view.samples import read_dicom_screen, sector_of
     path = NON_APICAL / f"{name}.dcm"
     if not path.is_file():
         pytest.skip("../shared/data/non_apical is not present")
     screen, box = read_dicom_screen(path)
-    y0, x0, y1, x1 = box
-    sector = screen[y0:y1, x0:x1].copy()
-    sector[int(0.92 * (y1 - y0)):] = 0
-    return sector
+    return sector_of(screen, box)
 
 
 def test_a_real_parasternal_view_the_model_is_unsure_of_gets_no_labels(model, tmp_path):

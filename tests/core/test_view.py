@@ -129,3 +129,51 @@ def test_the_canonical_image_from_a_found_fan_is_the_network_view():
         gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         view = network_view(gray, (0.3, 0.25))
         assert np.array_equal(canonical_image(gray, view.fan, (0.3, 0.25)), view.image)
+
+
+def test_other_wins_from_the_models_limit_even_when_an_apical_view_is_more_probable():
+    p = np.array([0.2, 0.55, 0.25])
+    assert estimate(p).view == "a4c"                                   # no limit: the most probable view
+    called = estimate(p, other_limit=0.2)
+    assert called.view == "other" and called.confidence == pytest.approx(0.25)
+    assert estimate(p, other_limit=0.3).view == "a4c"                  # below the limit: the apical view stays
+    assert estimate(np.array([0.3, 0.3, 0.4]), other_limit=0.5).view == "other"   # largest is always 'other'
+    smoother = ViewSmoother(other_limit=0.2)
+    for i in range(10):
+        smoother.update(A4C, i / 30)
+    views = [smoother.update(np.array([0.1, 0.6, 0.3]), 10 / 30 + i / 30).view for i in range(1, 31)]
+    assert views[0] == "a4c" and views[-1] == "other"                  # judged on the smoothed probabilities
+
+
+def test_the_shipped_classifier_carries_a_limit_and_calls_the_e95_loop_a4c_under_it():
+    from echoquality.inference.registry import load_view_model
+    shipped = load_view_model()
+    assert shipped.other_limit is not None and 0.1 <= shipped.other_limit <= 0.5
+    capture, views = cv2.VideoCapture(str(E95)), []
+    smoother = ViewSmoother(other_limit=shipped.other_limit)
+    for index in range(0, 195, 5):
+        capture.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = capture.read()
+        assert ok
+        probabilities = recognise(shipped, network_view(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)).image)
+        views.append(smoother.update(probabilities, index / 60).view)
+    assert views.count("a4c") == len(views), {v: views.count(v) for v in set(views)}
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "often", "nan"])
+def test_a_bad_other_limit_in_the_view_models_metadata_is_a_clear_error(tmp_path, value):
+    import onnx
+    from onnx import helper
+
+    from echoquality.inference.backends import ModelError
+    from echoquality.inference.registry import load_view_model
+    graph = onnx.load(str(MODEL))
+    kept = {p.key: p.value for p in graph.metadata_props if p.key != "other_limit"}
+    del graph.metadata_props[:]
+    helper.set_model_props(graph, {**kept, "other_limit": value})
+    onnx.save(graph, str(tmp_path / "model.onnx"))
+    with pytest.raises(ModelError, match="other_limit"):
+        load_view_model(tmp_path)
+    helper.set_model_props(graph, kept)
+    onnx.save(graph, str(tmp_path / "model.onnx"))
+    assert load_view_model(tmp_path).other_limit is None            # without the entry: 'other' only when largest

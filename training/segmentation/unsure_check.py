@@ -70,7 +70,7 @@ def measure(model, model_folder: Path, data: Path, negatives: Path | None, copie
             ) -> tuple[list[dict], list[tuple[str, float, np.ndarray, np.ndarray]]]:
     """One row per group of frames (its kind, name and the uncertain shares of its frames in both passes), and the
     re-imaged copies and parasternal sectors as (name, one-pass share, network image, labels) for the montage."""
-    from training.view.samples import APICAL_THUMBNAILS, PARASTERNAL, jitter_screen, read_dicom_screen, turned
+    from training.view.samples import APICAL_THUMBNAILS, PARASTERNAL, jitter_screen, read_dicom_screen, sector_of, turned
 
     rng = np.random.default_rng(seed)
     samples = held_out(load_folder(data), model_folder)
@@ -90,9 +90,7 @@ def measure(model, model_folder: Path, data: Path, negatives: Path | None, copie
             screen, box = read_dicom_screen(path)
             if box is None or (path.stem not in PARASTERNAL and path.stem not in APICAL_THUMBNAILS):
                 continue
-            y0, x0, y1, x1 = box
-            sector = screen[y0:y1, x0:x1].copy()
-            sector[int(0.92 * (y1 - y0)):] = 0   # the ECG trace along the region's bottom edge
+            sector = sector_of(screen, box)
             kind = NOT_APICAL if path.stem in PARASTERNAL else THUMBNAIL
             what = "parasternal sector" if kind == NOT_APICAL else f"{APICAL_THUMBNAILS[path.stem]} thumbnail"
             groups.append((kind, f"{path.stem} {what} x{copies}",
@@ -155,16 +153,21 @@ def summary(rows: list[dict], limit: float) -> list[dict]:
     return out
 
 
-def write_limit(onnx_path: Path, limit: float) -> None:
-    """Set the metadata entry max_uncertain_share of an ONNX file (other entries kept)."""
+def write_metadata(onnx_path: Path, key: str, value: str) -> None:
+    """Set one metadata entry of an ONNX file (other entries kept)."""
     import onnx
     graph = onnx.load(str(onnx_path))
-    kept = [(p.key, p.value) for p in graph.metadata_props if p.key != "max_uncertain_share"]
+    kept = [(p.key, p.value) for p in graph.metadata_props if p.key != key]
     del graph.metadata_props[:]
-    for key, value in kept + [("max_uncertain_share", f"{limit:.2f}")]:
+    for k, v in kept + [(key, value)]:
         entry = graph.metadata_props.add()
-        entry.key, entry.value = key, value
+        entry.key, entry.value = k, v
     onnx.save(graph, str(onnx_path))
+
+
+def write_limit(onnx_path: Path, limit: float) -> None:
+    """Set the metadata entry max_uncertain_share of an ONNX file (other entries kept)."""
+    write_metadata(onnx_path, "max_uncertain_share", f"{limit:.2f}")
 
 
 def main(argv: list[str] | None = None) -> int:

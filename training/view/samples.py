@@ -149,6 +149,14 @@ def jitter_screen(screen: np.ndarray, rng: np.random.Generator, zoom: tuple[floa
     return out
 
 
+def sector_of(screen: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The 2-D region of a DICOM screen (`read_dicom_screen`'s box), the ECG trace along its bottom edge blacked out."""
+    y0, x0, y1, x1 = box
+    sector = screen[y0:y1, x0:x1].copy()
+    sector[int(0.92 * (y1 - y0)):] = 0
+    return sector
+
+
 def dicom_samples(folder: Path, per_sector: int, per_screen: int, rng: np.random.Generator) -> Bank:
     """The parasternal sectors and the whole screens of the non-apical DICOMs (other), grouped by file."""
     images, groups, kinds = [], [], []
@@ -156,9 +164,7 @@ def dicom_samples(folder: Path, per_sector: int, per_screen: int, rng: np.random
     for path in sorted(folder.glob("*.dcm")):
         screen, box = read_dicom_screen(path)
         if path.stem in PARASTERNAL and box is not None:
-            y0, x0, y1, x1 = box
-            sector = screen[y0:y1, x0:x1].copy()
-            sector[int(0.92 * (y1 - y0)):] = 0   # the ECG trace along the region's bottom edge
+            sector = sector_of(screen, box)
             for _ in range(per_sector):
                 images.append(_framed(jitter_screen(sector, rng, (0.8, 1.3)), rng, cfg))
                 groups.append(path.stem); kinds.append("parasternal")

@@ -190,10 +190,7 @@ def train(args: argparse.Namespace) -> dict:
         screen, box = S.read_dicom_screen(path)
         entry = {"screen": app_input(screen)}
         if box is not None:
-            y0, x0, y1, x1 = box
-            sector = screen[y0:y1, x0:x1].copy()
-            sector[int(0.92 * (y1 - y0)):] = 0
-            entry["sector"] = app_input(sector)
+            entry["sector"] = app_input(S.sector_of(screen, box))
         sectors[path.stem] = entry
     report: dict = {"samples": kinds_count, "classes": list(VIEW_CLASSES)}
 
