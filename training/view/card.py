@@ -45,7 +45,9 @@ def _other_limit_lines(folder: Path) -> list[str]:
              f"{o['max_rejected']:.0%} of the held-out CAMUS frames as stored and as exported with the fan filling the "
              f"image, and lies at least {o['margin_above_real_loops']} above every frame of the real apical loops "
              "(largest probability of `other` there: "
-             + ", ".join(f"{k} {v:.3f}" for k, v in o["real_loops_max_other"].items()) + ").",
+             + ", ".join(f"{k} {v:.3f}" for k, v in o["real_loops_max_other"].items()) + "). Run it with the thread "
+             "count the model was trained with (`--threads`, 1 by default): another count trains other fold models "
+             "(session 8: with two threads the same command chose 0.25, 2 of 140 parasternal copies scored there).",
              "",
              f"Apical frames rejected (held-out CAMUS, 149 frames; re-imaged: 5 copies each) and real parasternal "
              f"views let through ({len(o['parasternal_files'])} held-out iE33 files x "
@@ -69,6 +71,10 @@ def write_card(folder: Path, report: dict) -> Path:
     """Write folder/README.md from `report` (see training.view.train)."""
     cv = report.get("held_out_camus", {})
     t = report["training"]
+    members = int(t.get("members", 1))
+    members_flag = f" --members {members}" if members > 1 else ""
+    members_text = (f" {members} networks (seeds seed, seed + 1000, ...) whose probabilities the graph averages;"
+                    if members > 1 else "")
     lines = [
         "# view_classifier: A2C / A4C / other from the network view",
         "",
@@ -178,12 +184,10 @@ def write_card(folder: Path, report: dict) -> Path:
             "  fan's width cut off each side, 9-13 of the 149 frames are called `other` (6-9 %: the app would reject them).",
             "  Training on such exports (`--edge-cut 0.3`, session 6, three seeds) did not help: 84-88 % on the frames as",
             "  stored and 81-91 % on the cut ones (3-5 rejected): not kept.",
-            "- **The seed matters as much as any of these** (session 5, same folds, same samples): five seeds of the shipped",
-            "  recipe give 94.0 % (seed 0, shipped), 92.6, 90.6, 91.3 and 90.6 %; their averaged probabilities",
-            "  (`--members 3`: 94.6 %, `--members 5`: 92.6 %) do not lift it reliably, nor does a 96x96 input",
-            "  (three seeds 91.9, 91.9, 90.6 %; averaged 93.3 %). Expect less than the shipped seed's 94.0 % on new",
-            "  CAMUS patients (about 88-92 %: see the reruns below): with 149 frames one frame is 0.7 %, and seed 0 was",
-            "  not chosen for it (it was the default before the others were tried).",
+            "- **The seed matters as much as any of these** (session 5, AMD, same folds and samples, one network each):",
+            "  five seeds gave 94.0 % (seed 0, the model shipped until session 8), 92.6, 90.6, 91.3 and 90.6 %; averaging",
+            "  three networks (`--members 3`) 94.6 %, five 92.6 %; a 96x96 input: three seeds 91.9, 91.9, 90.6 % (averaged",
+            "  93.3 %). With 149 frames one frame is 0.7 %: the reruns below show how far one seed's number moves.",
             "",
         ]
         lines += _reruns_lines(folder) + _other_limit_lines(folder)
@@ -196,13 +200,13 @@ def write_card(folder: Path, report: dict) -> Path:
     lines += [
         "## Training",
         "`.venv/bin/python -m training.view.train --data ../shared/data/camus_subset --negatives "
-        "../shared/data/non_apical --out models/view_classifier --extra-apical ../shared/data/loops/e95_a4c.mp4 "
-        "../shared/data/loops/echotk_a4c.nii.gz`",
+        "../shared/data/non_apical --out models/view_classifier" + members_flag
+        + " --extra-apical ../shared/data/loops/e95_a4c.mp4 ../shared/data/loops/echotk_a4c.nii.gz`",
         f"(seed {t['seed']}; PyTorch {t['torch']} CPU, {t['threads']} thread(s); {t['epochs']} epochs, batch {t['batch']},"
         f" AdamW lr {t['lr']} cosine, class-balanced cross-entropy with label smoothing 0.05, mirroring and gain on the fly;"
-        f" {t['minutes']} min including the folds). Then `python -m training.view.other_limit --data "
-        "../shared/data/camus_subset --negatives ../shared/data/non_apical --write` sets the gate's limit in the ONNX "
-        "metadata (see \"When a frame is called `other`\"; about 6 min).",
+        + members_text + f" {t['minutes']} min including the folds). Then `python -m training.view.other_limit --data "
+        "../shared/data/camus_subset --negatives ../shared/data/non_apical" + members_flag + " --write` sets the gate's "
+        "limit in the ONNX metadata (see \"When a frame is called `other`\"; about 3-4 min per network).",
         "",
         "## Speed",
         "See `benchmarks/bench_gate_view.py` (gate + view recognition per frame, median and p95).",
