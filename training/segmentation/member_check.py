@@ -34,14 +34,16 @@ STRUCTURES = (("LV", LV), ("MYO", MYO), ("LA", LA))
 log = logging.getLogger("member_check")
 
 
-def probabilities(model, images: np.ndarray, mirror: bool) -> np.ndarray:
-    """(N, C, H, W) class probabilities of uint8 network views, the frame's alone or averaged with its mirror's."""
+def probabilities(model, images: np.ndarray) -> np.ndarray:
+    """(N, C, H, W) class probabilities of uint8 network views, one pass."""
     scores = model.scores(images[:, None].astype(np.float32), mirror=False)
     e = np.exp(scores - scores.max(axis=1, keepdims=True))
-    p = e / e.sum(axis=1, keepdims=True)
-    if mirror:
-        p = 0.5 * (p + probabilities(model, np.ascontiguousarray(images[..., ::-1]), False)[..., ::-1])
-    return p
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def mirror_averaged(model, images: np.ndarray, one_pass: np.ndarray) -> np.ndarray:
+    """The frames' one-pass probabilities averaged with their mirror images' (one more pass)."""
+    return 0.5 * (one_pass + probabilities(model, np.ascontiguousarray(images[..., ::-1]))[..., ::-1])
 
 
 def held_out_dice(models: list, data: str, seed: int) -> dict[str, dict[str, float]]:
@@ -53,8 +55,8 @@ def held_out_dice(models: list, data: str, seed: int) -> dict[str, dict[str, flo
         labels = np.stack([clean_labels(np.argmax(q, 0).astype(np.uint8), s) for q, s in zip(p, sectors)])
         return {k: round(v["mean"], 3) for k, v in dice_table(labels, masks).items()}
 
-    one = [probabilities(m, images, False) for m in models]
-    both = [probabilities(m, images, True) for m in models]
+    one = [probabilities(m, images) for m in models]
+    both = [mirror_averaged(m, images, p) for m, p in zip(models, one)]
     out = {}
     for i, (p, pm) in enumerate(zip(one, both)):
         out[f"model {i + 1}, one pass"] = score(p)

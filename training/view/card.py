@@ -1,6 +1,7 @@
 """The view classifier's model card (README.md), written from the training report."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from echoquality.core.view import VIEW_CLASSES
@@ -14,8 +15,6 @@ def _confusion_table(rows: list[list[int]]) -> str:
 
 def _reruns_lines(folder: Path) -> list[str]:
     """The section on reruns of the validation (folder/reruns.json: runs measured after the shipped one), or []."""
-    import json
-
     path = folder / "reruns.json"
     if not path.is_file():
         return []
@@ -28,8 +27,6 @@ def _reruns_lines(folder: Path) -> list[str]:
 
 def _other_limit_lines(folder: Path) -> list[str]:
     """The section on the probability of 'other' the app rejects frames from (folder/other_limit.json), or []."""
-    import json
-
     path = folder / "other_limit.json"
     if not path.is_file():
         return []
